@@ -1,0 +1,36 @@
+"""The ``probdeg`` command line: ``probdeg COMMAND ...``; one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from .. import __version__
+from . import summary
+
+COMMANDS = {"summary": summary}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="probdeg", description="Probabilistic degradation generators for "
+                                     "unsupervised real-world super-resolution.")
+    parser.add_argument("--version", action="version", version=f"probdeg {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_arguments(commands.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command].run(args)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+        # User errors get one line, not a traceback.
+        print(f"probdeg {args.command}: error: {err}", file=sys.stderr)
+        return 2
