@@ -7,9 +7,13 @@ import sys
 from typing import Optional
 
 from .. import __version__
-from . import summary
+from . import sample_data, summary, train
 
-COMMANDS = {"summary": summary}
+COMMANDS = {
+    "train": train,
+    "sample-data": sample_data,
+    "summary": summary,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,9 +7,8 @@ in a BasicSR train script is enough::
 """
 
 from .compat import alias_functional_tensor, import_basicsr
-from .registration import ARCHS, build_network, build_probabilistic, register
+from .registration import ARCHS, build_network, register
 
 REGISTERED = register()
 
-__all__ = ["ARCHS", "REGISTERED", "alias_functional_tensor", "build_network", "build_probabilistic", "import_basicsr",
-           "register"]
+__all__ = ["ARCHS", "REGISTERED", "alias_functional_tensor", "build_network", "import_basicsr", "register"]

@@ -1,4 +1,4 @@
-"""Explicit, idempotent registration of probdeg's archs in BasicSR's registries.
+"""Explicit, idempotent registration of probdeg's archs, datasets and models in BasicSR's registries.
 
 Names are registered from the list below, never by scanning files. Registering twice is a no-op. When another plugin
 already owns a name, probdeg keeps out of its way: it warns and registers under ``probdeg_<Name>`` instead.
@@ -6,60 +6,38 @@ already owns a name, probdeg keeps out of its way: it warns and registers under 
 
 from __future__ import annotations
 
-import difflib
+import functools
 import warnings
 from collections.abc import Mapping
-from copy import deepcopy
-from typing import Any, Union
+from typing import Any
 
 from torch import nn
 
 from ... import archs
-from ...wrapper import Probabilistic
+from ...build import build_from_options, build_probabilistic
 from .compat import import_basicsr
 
 FALLBACK_PREFIX = "probdeg_"
 
 
 def build_network(opt: Mapping[str, Any]) -> nn.Module:
-    """Build a net from a BasicSR-style option dict ``{type: Name, **kwargs}``, with a clear error for a bad type.
+    """Build a net from a BasicSR-style option dict ``{type: Name, **kwargs}`` through BasicSR's ARCH_REGISTRY,
+    with a clear error for a bad type.
 
     Raises:
         KeyError: ``type`` is missing or unknown; the message lists the close registered names.
     """
     registry = _arch_registry()
-    opt = dict(deepcopy(opt))
-    if "type" not in opt:
-        raise KeyError(f"network options need a 'type' key, got keys {sorted(opt)}")
-    name = opt.pop("type")
-    if name not in registry:
-        known = sorted(registry.keys())
-        close = difflib.get_close_matches(str(name), known, n=5, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"registered archs: {', '.join(known)}"
-        raise KeyError(f"unknown network type {name!r} in BasicSR's ARCH_REGISTRY; {hint}")
-    cls = dict(iter(registry))[name]
-    try:
-        return cls(**opt)
-    except TypeError as err:
-        raise TypeError(f"cannot build network type {name!r} from options {opt}: {err}") from err
-
-
-def build_probabilistic(net: Union[Mapping[str, Any], nn.Module], **options: Any) -> Probabilistic:
-    """The ``Probabilistic`` arch for option files: ``{type: Probabilistic, net: {type: ..., ...}, sigma: ...}``.
-
-    Args:
-        net: the wrapped net's own options (built through the registry), or a module.
-        options: :class:`probdeg.Probabilistic` keyword arguments (``at``, ``where``, ``sigma``, ``std``, ...).
-    """
-    module = build_network(net) if isinstance(net, Mapping) else net
-    return Probabilistic(module, **options)
+    return build_from_options(opt, lambda name: dict(iter(registry)).get(name), lambda: list(registry.keys()),
+                              where="BasicSR's ARCH_REGISTRY")
 
 
 ARCHS: dict[str, Any] = {
     "DeResnet": archs.DeResnet,
     "StridedHAN": archs.StridedHAN,
     "FSDiscriminator": archs.FSDiscriminator,
-    "Probabilistic": build_probabilistic,
+    # The nested `net:` resolves through BasicSR's registry too, like every type in an option file.
+    "Probabilistic": functools.partial(build_probabilistic, builder=build_network),
 }
 
 
@@ -68,6 +46,18 @@ def _arch_registry():
     from basicsr.utils.registry import ARCH_REGISTRY
 
     return ARCH_REGISTRY
+
+
+def _datasets() -> dict[str, Any]:
+    from .data import BasicSRUnpairedDataset, DegradationValDataset
+
+    return {"UnpairedImageDataset": BasicSRUnpairedDataset, "DegradationValDataset": DegradationValDataset}
+
+
+def _models() -> dict[str, Any]:
+    from .models.degradation_gan import DegradationGANModel
+
+    return {"DegradationGANModel": DegradationGANModel}
 
 
 def _register_into(registry, entries: Mapping[str, Any]) -> dict[str, str]:
@@ -90,5 +80,13 @@ def _register_into(registry, entries: Mapping[str, Any]) -> dict[str, str]:
 
 
 def register() -> dict[str, str]:
-    """Register probdeg's archs in BasicSR (idempotent). Returns ``{probdeg name: registered name}``."""
-    return _register_into(_arch_registry(), ARCHS)
+    """Register probdeg's archs, datasets and models in BasicSR (idempotent).
+
+    Returns:
+        ``{probdeg name: registered name}`` (they differ only where another plugin owns the name).
+    """
+    arch_registry = _arch_registry()
+    from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
+
+    return {**_register_into(arch_registry, ARCHS), **_register_into(DATASET_REGISTRY, _datasets()),
+            **_register_into(MODEL_REGISTRY, _models())}

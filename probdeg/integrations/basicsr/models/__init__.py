@@ -1,0 +1,1 @@
+"""probdeg's BasicSR models; registered explicitly by ``probdeg.integrations.basicsr.registration``."""

@@ -1,0 +1,95 @@
+"""What every probdeg model changes in BasicSR's ``BaseModel``: CPU-safe DDP, atomic self-describing saves,
+checkpoints that carry the RNG state, a linear-decay schedule and a non-finite loss guard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger
+from torch.nn.parallel import DistributedDataParallel
+
+from ....checkpoint import save_checkpoint
+from ....io import atomic_path
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many consecutive training steps had a NaN or Inf loss."""
+
+
+def linear_decay(total_iter: int, decay_start: int):
+    """lr factor: 1 until ``decay_start``, then linearly down to 0 at ``total_iter`` (the reference schedule)."""
+    if not 0 <= decay_start < total_iter:
+        raise ValueError(f"scheduler.decay_start must be in [0, total_iter={total_iter}), got {decay_start}")
+
+    def factor(step: int) -> float:
+        return 1.0 if step < decay_start else max(0.0, (total_iter - step) / (total_iter - decay_start))
+
+    return factor
+
+
+class ProbdegBaseModel(BaseModel):
+    """BaseModel with the fixes probdeg needs; subclasses set ``self.network_options[label]`` for each saved net."""
+
+    max_nonfinite_steps = 10
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        self.network_options: dict[str, Mapping] = {}
+        self.nonfinite_steps = 0
+
+    def model_to_device(self, net):
+        if not self.opt["dist"]:
+            return super().model_to_device(net)
+        # BasicSR passes device_ids=[torch.cuda.current_device()], which fails without CUDA.
+        device_ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
+        return DistributedDataParallel(net.to(self.device), device_ids=device_ids,
+                                       find_unused_parameters=self.opt.get("find_unused_parameters", False))
+
+    def setup_schedulers(self) -> None:
+        scheduler_opt = dict(self.opt["train"]["scheduler"])
+        if scheduler_opt.get("type") != "LinearDecay":
+            return super().setup_schedulers()
+        factor = linear_decay(int(scheduler_opt.get("total_iter", self.opt["train"]["total_iter"])),
+                              int(scheduler_opt["decay_start"]))
+        for optimizer in self.optimizers:
+            self.schedulers.append(torch.optim.lr_scheduler.LambdaLR(optimizer, factor))
+
+    def save_network(self, net, net_label: str, current_iter: int, param_key: str = "params") -> None:
+        name = "latest" if current_iter == -1 else current_iter
+        path = os.path.join(self.opt["path"]["models"], f"{net_label}_{name}.pth")
+        save_checkpoint(path, self.get_bare_model(net), self.network_options[net_label],
+                        extra={"iter": int(current_iter)}, param_key=param_key)
+
+    def save_training_state(self, epoch: int, current_iter: int) -> None:
+        if current_iter == -1:
+            return
+        state = {"epoch": epoch, "iter": current_iter, "optimizers": [o.state_dict() for o in self.optimizers],
+                 "schedulers": [s.state_dict() for s in self.schedulers], "torch_rng": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        with atomic_path(os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
+            torch.save(state, tmp)
+
+    def resume_training(self, resume_state: dict) -> None:
+        super().resume_training(resume_state)
+        if "torch_rng" in resume_state:
+            torch.set_rng_state(resume_state["torch_rng"].cpu())
+        if "cuda_rng" in resume_state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in resume_state["cuda_rng"]])
+
+    def loss_is_finite(self, loss: torch.Tensor, what: str, current_iter: int) -> bool:
+        """False (and logged) for a NaN / Inf loss, so the caller skips the step; raises after too many in a row."""
+        if torch.isfinite(loss).all():
+            self.nonfinite_steps = 0
+            return True
+        self.nonfinite_steps += 1
+        get_root_logger().warning(f"iter {current_iter}: non-finite {what} loss ({loss.item()}), step skipped "
+                                  f"({self.nonfinite_steps} in a row)")
+        if self.nonfinite_steps >= self.max_nonfinite_steps:
+            raise NonFiniteLossError(f"{self.nonfinite_steps} consecutive training steps had a non-finite {what} "
+                                     "loss; the last good checkpoint is kept. Lower the learning rate or check the "
+                                     "data.")
+        return False

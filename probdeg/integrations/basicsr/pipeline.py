@@ -1,0 +1,172 @@
+"""``train``: BasicSR's training loop, run from probdeg's safe options, on CPU or GPU, one process or DDP.
+
+It follows ``basicsr.train.train_pipeline`` step for step, with what that needs on current PyTorch: options read
+safely, experiments under the current directory, resume states mapped to the model's device (BasicSR maps them to
+CUDA), ``--launcher pytorch`` on gloo without CUDA, and a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from .compat import import_basicsr
+from .options import load_options
+from .registration import register
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line arguments of a training run (BasicSR's, with ``--set`` instead of ``--force_yml``)."""
+    parser.add_argument("-opt", "--opt", required=True, help="path to the option YAML file")
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
+                        help="'pytorch' under torchrun: DDP on nccl with CUDA, gloo without")
+    parser.add_argument("--auto_resume", "--auto-resume", action="store_true",
+                        help="continue from the latest training state of this experiment, if any")
+    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION:KEY=VALUE",
+                        help="override options, e.g. train:total_iter=100 (values parsed as YAML)")
+    parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def init_distributed(launcher: str) -> tuple[bool, int, int]:
+    """Start the process group for ``--launcher pytorch``: nccl with CUDA, gloo on the CPU."""
+    if launcher == "none":
+        return False, 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        dist.init_process_group(backend=backend)
+    return True, dist.get_rank(), dist.get_world_size()
+
+
+def latest_training_state(opt: dict) -> Optional[Path]:
+    folder = Path(opt["path"]["training_states"])
+    states = sorted(folder.glob("*.state"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
+    return states[-1] if states else None
+
+
+def load_resume_state(opt: dict) -> Optional[dict]:
+    path = latest_training_state(opt) if opt["auto_resume"] else opt["path"].get("resume_state")
+    if path is None:
+        return None
+    opt["path"]["resume_state"] = str(path)
+    from basicsr.utils.misc import check_resume
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    check_resume(opt, state["iter"])
+    return state
+
+
+def main(argv: Optional[list[str]] = None) -> str:
+    """``train.py`` entry point: parse ``argv`` and :func:`train`."""
+    parser = argparse.ArgumentParser(description="Train from a BasicSR option file (probdeg registered).")
+    add_train_arguments(parser)
+    return train(parser.parse_args(argv))
+
+
+def train(args: argparse.Namespace) -> str:
+    """Run a training from parsed :func:`add_train_arguments` arguments; returns the experiment folder."""
+    import_basicsr()
+    register()
+    from basicsr.data.prefetch_dataloader import CPUPrefetcher
+    from basicsr.models import build_model
+    from basicsr.train import create_train_val_dataloader, init_tb_loggers
+    from basicsr.utils import (
+        AvgTimer,
+        MessageLogger,
+        get_env_info,
+        get_root_logger,
+        get_time_str,
+        make_exp_dirs,
+        mkdir_and_rename,
+    )
+    from basicsr.utils.misc import set_random_seed
+    from basicsr.utils.options import copy_opt_file, dict2str
+    from tqdm import tqdm
+
+    dist, rank, world_size = init_distributed(args.launcher)
+    opt = load_options(args.opt, overrides=args.set, dist=dist, rank=rank, world_size=world_size,
+                       auto_resume=args.auto_resume, debug=args.debug)
+    set_random_seed(opt["manual_seed"] + rank)
+    torch.backends.cudnn.benchmark = True
+
+    resume_state = load_resume_state(opt)
+    if resume_state is None:
+        make_exp_dirs(opt)
+        if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and rank == 0:
+            mkdir_and_rename(os.path.join(opt["root_path"], "tb_logger", opt["name"]))
+    copy_opt_file(args.opt, opt["path"]["experiments_root"])
+    log_file = os.path.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
+    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    tb_logger = init_tb_loggers(opt)
+
+    train_loader, train_sampler, val_loaders, total_epochs, total_iters = create_train_val_dataloader(opt, logger)
+    model = build_model(opt)
+    start_epoch, current_iter = 0, 0
+    if resume_state:
+        model.resume_training(resume_state)
+        start_epoch, current_iter = resume_state["epoch"], resume_state["iter"]
+        logger.info(f"Resuming training from epoch: {start_epoch}, iter: {current_iter}.")
+    msg_logger = MessageLogger(opt, current_iter, tb_logger)
+    prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
+    if prefetch_mode not in (None, "cpu"):
+        raise ValueError(f"datasets:train:prefetch_mode {prefetch_mode!r}: probdeg supports ~ or cpu")
+    prefetcher = CPUPrefetcher(train_loader)
+
+    data_timer, iter_timer = AvgTimer(), AvgTimer()
+    start_time = time.time()
+    progress = tqdm(total=total_iters, initial=current_iter, desc=opt["name"], unit="it", disable=rank != 0,
+                    mininterval=2.0, dynamic_ncols=True)
+    epoch = start_epoch
+    for epoch in range(start_epoch, total_epochs + 1):
+        if current_iter >= total_iters:
+            break
+        train_sampler.set_epoch(epoch)
+        prefetcher.reset()
+        train_data = prefetcher.next()
+        while train_data is not None and current_iter < total_iters:
+            data_timer.record()
+            current_iter += 1
+            model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
+            model.feed_data(train_data)
+            model.optimize_parameters(current_iter)
+            iter_timer.record()
+            progress.update(1)
+            if current_iter == 1:
+                msg_logger.reset_start_time()
+            if current_iter % opt["logger"]["print_freq"] == 0:
+                log_vars = {"epoch": epoch, "iter": current_iter, "lrs": model.get_current_learning_rate(),
+                            "time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()}
+                log_vars.update(model.get_current_log())
+                msg_logger(log_vars)
+            if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
+                logger.info("Saving models and training states.")
+                model.save(epoch, current_iter)
+            if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
+                for val_loader in val_loaders:
+                    model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
+            data_timer.start()
+            iter_timer.start()
+            train_data = prefetcher.next()
+    progress.close()
+    logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
+    logger.info("Save the latest model.")
+    model.save(epoch=-1, current_iter=-1)
+    if opt.get("val") is not None:
+        for val_loader in val_loaders:
+            model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
+    if tb_logger:
+        tb_logger.close()
+    return opt["path"]["experiments_root"]

@@ -1,0 +1,290 @@
+"""Image reading and writing: gray, RGBA, 16-bit, unicode paths, atomic writes and errors that name the file.
+
+Images live in memory as float32 RGB in [0, 1]: ``(H, W, 3)`` numpy arrays, or ``(3, H, W)`` tensors for
+networks. OpenCV does the decoding; it is imported inside the functions, so ``import probdeg`` does not load it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+PathLike = Union[str, os.PathLike]
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be used: empty, corrupt or truncated, not an image, or of an unsupported layout.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: PathLike, reason: str) -> None:
+        super().__init__(path, reason)  # both in args, so the error survives pickling (e.g. from a worker process)
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot read image {str(self.path)!r}: {self.reason}"
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = True) -> list[Path]:
+    """The image files in one or several folders.
+
+    Files are matched on :data:`IMAGE_EXTENSIONS` (any case). Hidden files and everything inside hidden folders
+    (names starting with ``.``, such as the temporaries of :func:`atomic_path`) are skipped.
+
+    Args:
+        folders: a folder or a sequence of folders.
+        recursive: also look in subfolders.
+
+    Returns:
+        The paths, folder by folder in the order given, sorted by their path inside each folder; a file reached
+        through two of the folders is listed once.
+
+    Raises:
+        FileNotFoundError: a folder does not exist.
+        NotADirectoryError: a "folder" is a file.
+        ValueError: no image at all was found.
+    """
+    roots = [Path(folders)] if isinstance(folders, (str, os.PathLike)) else [Path(f) for f in folders]
+    if not roots:
+        raise ValueError("list_images needs at least one folder")
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
+        if not root.is_dir():
+            raise NotADirectoryError(f"image folder {str(root)!r} is not a folder")
+        candidates = root.rglob("*") if recursive else root.iterdir()
+        images = []
+        for path in candidates:
+            relative = path.relative_to(root)
+            if any(part.startswith(".") for part in relative.parts[:-1]) or not _is_image(path) or not path.is_file():
+                continue
+            images.append((relative.as_posix(), path))
+        for _, path in sorted(images):
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(path)
+    if not found:
+        names = ", ".join(repr(str(r)) for r in roots)
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {names}"
+                         f"{' or their subfolders' if recursive else ''}")
+    return found
+
+
+def _decode(path: PathLike) -> np.ndarray:
+    """Decode an image file to RGB in its stored depth (uint8, uint16 or float32), without scaling.
+
+    Shape:
+        Output: (H, W, 3).
+    """
+    import cv2
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot read image {str(path)!r}: it is a folder")
+    if not path.exists():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
+    # np.fromfile + imdecode instead of cv2.imread: imread cannot open non-ASCII paths on every platform.
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    try:
+        # ANYDEPTH keeps 16 bits; ANYCOLOR keeps gray as one channel and drops alpha; EXIF orientation is applied.
+        image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as error:
+        raise ImageReadError(path, f"OpenCV could not decode it ({error})") from None
+    if image is None:
+        raise ImageReadError(path, f"not an image, or corrupt or truncated ({data.size} bytes that OpenCV "
+                                   "could not decode)")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    channels = image.shape[2]
+    if channels == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif channels in (3, 4):
+        image = image[:, :, 2::-1]  # BGR(A) -> RGB; alpha, if any, is dropped
+    else:
+        raise ImageReadError(path, f"unsupported channel count {channels} (expected 1, 3 or 4)")
+    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageReadError(path, f"unsupported pixel type {image.dtype} (expected 8 or 16-bit integers or floats)")
+    return image
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    """Scale a decoded image to float32 in [0, 1]: 8-bit by 255, 16-bit by 65535, floats clipped."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read an image as float32 RGB in [0, 1].
+
+    Grayscale is repeated to three channels; alpha is dropped (the stored colour is kept as is, not composited);
+    16-bit images are divided by 65535 and 8-bit ones by 255; float TIFFs are clipped to [0, 1]. EXIF orientation
+    is applied. Paths may hold any unicode character or spaces.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        The image, C-contiguous.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ImageReadError: the file is empty, corrupt or truncated, not an image, or has an unsupported layout.
+
+    Shape:
+        Output: (H, W, 3).
+    """
+    return np.ascontiguousarray(_to_float(_decode(path)))
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
+    """A temporary path to write to, moved onto ``path`` only when the block succeeds.
+
+    The temporary file is created (empty) next to ``path``, so the final ``os.replace`` is atomic: readers see
+    either the old file or the complete new one, never a partial file. It is hidden (its name starts with ``.``)
+    and keeps ``path``'s suffix, so writers that look at the extension still work. On any exception it is deleted
+    and ``path`` is left untouched. Missing parent folders are created.
+
+    Args:
+        path: the final file.
+        fsync: flush the written file to disk before the rename, so it also survives a power loss.
+
+    Yields:
+        The temporary path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            # os.open rather than tempfile.mkstemp: mkstemp's 0o600 mode would stick to the final file.
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield temp
+        if fsync:
+            with open(temp, "rb+") as file:
+                os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _as_hwc(image: np.ndarray | Tensor) -> np.ndarray:
+    if isinstance(image, Tensor):
+        if image.dim() == 4:
+            if image.shape[0] != 1:
+                raise ValueError(f"write_image takes one image; got a batch of shape {tuple(image.shape)}")
+            image = image[0]
+        if image.dim() != 3:
+            raise ValueError(f"expected a (C, H, W) or (1, C, H, W) tensor, got shape {tuple(image.shape)}")
+        if not image.is_floating_point():
+            raise ValueError(f"expected a float tensor in [0, 1], got {image.dtype}")
+        image = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
+    else:
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim != 3:
+            raise ValueError(f"expected an (H, W, C) or (H, W) array, got shape {image.shape}")
+        if not np.issubdtype(image.dtype, np.floating):
+            # An 8-bit array would otherwise be clamped to [0, 1] and written almost black.
+            raise ValueError(f"expected a float array in [0, 1], got {image.dtype} (divide 8-bit images by 255)")
+    if image.shape[2] not in (1, 3):
+        raise ValueError(f"expected 1 or 3 channels, got {image.shape[2]} (shape {image.shape})")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"cannot write an empty image of shape {image.shape}")
+    if not np.isfinite(image).all():
+        raise ValueError("the image holds NaN or infinite values")
+    return image
+
+
+def write_image(path: PathLike, image: np.ndarray | Tensor) -> None:
+    """Write an image in [0, 1] as an 8-bit PNG, atomically.
+
+    Values are clamped to [0, 1], scaled by 255 and rounded, so :func:`read_image` returns ``round(x * 255) / 255``.
+    The file appears complete or not at all (see :func:`atomic_path`); parent folders are created.
+
+    Args:
+        path: the file; must end in ``.png`` (any case).
+        image: float RGB (or gray) numpy array, HWC, or a (C, H, W) / (1, C, H, W) tensor.
+
+    Raises:
+        ValueError: another extension, a batch of several images, a bad shape, an integer dtype, or NaN.
+        OSError: the PNG could not be encoded or written.
+
+    Shape:
+        image: (H, W, C), (H, W), (C, H, W) or (1, C, H, W) with C = 1 or 3.
+    """
+    import cv2
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"write_image writes 8-bit PNG only; {str(path)!r} should end in '.png'")
+    hwc = _as_hwc(image)
+    quantised = np.rint(np.clip(hwc, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if quantised.shape[2] == 3:
+        quantised = quantised[:, :, ::-1]  # RGB -> BGR for OpenCV
+    # imencode + plain file write instead of cv2.imwrite, which cannot open non-ASCII paths on every platform.
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(quantised))
+    if not ok:
+        raise OSError(f"OpenCV could not encode {str(path)!r} as PNG")
+    with atomic_path(path) as temp:
+        temp.write_bytes(encoded.tobytes())
+
+
+def image_to_tensor(img: np.ndarray) -> Tensor:
+    """HWC numpy image to a (C, H, W) float32 tensor (a copy; no scaling).
+
+    Shape:
+        img: (H, W, C) or (H, W). Output: (C, H, W), with C = 1 for a 2-D input.
+    """
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3:
+        raise ValueError(f"expected an (H, W, C) or (H, W) array, got shape {img.shape}")
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
+
+
+def tensor_to_image(t: Tensor) -> np.ndarray:
+    """(C, H, W) or (1, C, H, W) tensor to an HWC float32 numpy image (detached, on the CPU; no scaling or clamping).
+
+    Shape:
+        t: (C, H, W) or (1, C, H, W). Output: (H, W, C).
+    """
+    if t.dim() == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.dim() != 3:
+        raise ValueError(f"expected a (C, H, W) or (1, C, H, W) tensor, got shape {tuple(t.shape)}")
+    return np.ascontiguousarray(t.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy())
