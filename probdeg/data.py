@@ -42,11 +42,27 @@ def _read_sizes(paths: list[Path]) -> list[tuple[int, int] | ImageReadError]:
         return list(pool.map(_size, paths))
 
 
-def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _draw_augment(rng: np.random.Generator) -> tuple[bool, int]:
     # A horizontal flip or not, then 0-3 quarter turns: each of the 8 flips/rotations of a square equally likely.
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-    return np.rot90(image, int(rng.integers(4)))
+    return bool(rng.random() < 0.5), int(rng.integers(4))
+
+
+def _apply_augment(image: np.ndarray, flip_turns: tuple[bool, int]) -> np.ndarray:
+    flip, turns = flip_turns
+    return np.rot90(image[:, ::-1] if flip else image, turns)
+
+
+def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return _apply_augment(image, _draw_augment(rng))
+
+
+def _samples_by_stem(folders: Folders) -> dict[str, list[Path]]:
+    """Files written by `probdeg degrade` (``<stem>.png`` or ``<stem>_s<k>.png``), grouped by the HR stem."""
+    groups: dict[str, list[Path]] = {}
+    for path in list_images(folders):
+        stem, _, k = path.stem.rpartition("_s")
+        groups.setdefault(stem if stem and k.isdigit() else path.stem, []).append(path)
+    return groups
 
 
 def _folder_names(folders: Folders) -> str:
@@ -85,6 +101,10 @@ class UnpairedImageDataset(Dataset):
             the larger one), so every image of the larger set can be visited.
         reference: ``reference(hr_crop, scale)`` makes the content reference of the HR crop (BasicSR's MATLAB
             bicubic ``imresize`` in the glue); its result is returned as ``"hr_bicubic"``, unclamped.
+        synthetic_lr: ``{name: folder(s)}`` of LR images synthesised offline from these HR images by
+            ``probdeg degrade`` (``<stem>.png`` or ``<stem>_s<k>.png``); each item then also holds ``"lr_<name>"``,
+            the crop of one random sample aligned with the HR crop (same flips and turns). HR crops start on
+            multiples of ``scale`` for this. HR images without a sample in every folder raise ValueError.
         seed: non-negative integer mixed into every item's random numbers.
 
     Returns (per item):
@@ -106,6 +126,7 @@ class UnpairedImageDataset(Dataset):
         small_images: Literal["skip", "error"] = "skip",
         length: Optional[int] = None,
         reference: Optional[Reference] = None,
+        synthetic_lr: Optional[dict[str, Folders]] = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -146,6 +167,12 @@ class UnpairedImageDataset(Dataset):
                                  f"unreadable or smaller than the {crop}x{crop} {role} crop")
         self._excluded = self._exclusions()
         self.length = length if length is not None else max(len(self.hr_paths), len(self.lr_paths))
+        self.synthetic = {name: _samples_by_stem(folders) for name, folders in (synthetic_lr or {}).items()}
+        for name, groups in self.synthetic.items():
+            missing = [p.name for p in self.hr_paths if p.stem not in groups]
+            if missing:
+                raise ValueError(f"synthetic_lr {name!r}: no LR sample for {len(missing)} HR image(s), e.g. "
+                                 f"{', '.join(missing[:_SHOWN])} (run `probdeg degrade` on the HR folder)")
 
     @staticmethod
     def _usable(role: str, paths: list[Path], sizes: list, crop: int, mode: str, skipped: list[str]) -> list[Path]:
@@ -214,6 +241,22 @@ class UnpairedImageDataset(Dataset):
         left = int(rng.integers(width - size + 1))
         return _to_float(image[top:top + size, left:left + size])
 
+    def _aligned_crops(self, hr_path: Path, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """An HR crop on the ``scale`` grid and the matching crop of one random offline sample per folder."""
+        image = _decode(hr_path)
+        s, size, lr_size = self.scale, self.crop_size, self.lr_crop_size
+        top = int(rng.integers((image.shape[0] - size) // s + 1)) * s
+        left = int(rng.integers((image.shape[1] - size) // s + 1)) * s
+        crops = {}
+        for name, groups in self.synthetic.items():
+            samples = groups[hr_path.stem]
+            sample_path = samples[int(rng.integers(len(samples)))]
+            lr = _decode(sample_path)[top // s:top // s + lr_size, left // s:left // s + lr_size]
+            if lr.shape[:2] != (lr_size, lr_size):
+                raise ValueError(f"{sample_path} is too small for 1/{s} of {hr_path.name}: was it made from it?")
+            crops[f"lr_{name}"] = _to_float(lr)
+        return _to_float(image[top:top + size, left:left + size]), crops
+
     def __getitem__(self, index: int) -> dict[str, Union[Tensor, str]]:
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
@@ -221,13 +264,19 @@ class UnpairedImageDataset(Dataset):
         hr_index = index % len(self.hr_paths)
         lr_index = self._partner(hr_index, rng)
         hr_path, lr_path = self.hr_paths[hr_index], self.lr_paths[lr_index]
-        hr = self._crop(hr_path, self.crop_size, rng)
+        item: dict[str, Union[Tensor, str]] = {"hr_path": str(hr_path), "lr_path": str(lr_path)}
+        if self.synthetic:
+            hr, synthetic = self._aligned_crops(hr_path, rng)
+        else:
+            hr, synthetic = self._crop(hr_path, self.crop_size, rng), {}
         lr = self._crop(lr_path, self.lr_crop_size, rng)
         if self.augment:
-            hr, lr = _augment(hr, rng), _augment(lr, rng)
+            flip_turns = _draw_augment(rng)
+            hr, lr = _apply_augment(hr, flip_turns), _augment(lr, rng)
+            synthetic = {key: _apply_augment(image, flip_turns) for key, image in synthetic.items()}
         hr = np.ascontiguousarray(hr, dtype=np.float32)
-        item: dict[str, Union[Tensor, str]] = {"hr": image_to_tensor(hr), "real_lr": image_to_tensor(lr),
-                                               "hr_path": str(hr_path), "lr_path": str(lr_path)}
+        item.update(hr=image_to_tensor(hr), real_lr=image_to_tensor(lr))
+        item.update({key: image_to_tensor(np.ascontiguousarray(image)) for key, image in synthetic.items()})
         if self.reference is not None:
             reference = np.asarray(self.reference(hr.copy(), self.scale), dtype=np.float32)
             expected = (self.lr_crop_size, self.lr_crop_size, 3)

@@ -7,6 +7,7 @@ discriminator only ever sees :class:`probdeg.filters.HighPass` output, so these 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
@@ -76,7 +77,9 @@ class LPIPSLoss(nn.Module):
         import lpips  # imports torchvision: keep it out of `import probdeg`
 
         # pnet_rand=True: build the trunk without torchvision's download; its weights are loaded just below.
-        self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")  # lpips' old API use
+            self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
         trunk = torch.load(path, map_location="cpu", weights_only=True)
         self.model.net.load_state_dict(_lpips_trunk_state(trunk, path), strict=True)
         self.model.eval().requires_grad_(False)

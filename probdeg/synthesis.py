@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import time
 import warnings
@@ -96,16 +95,17 @@ class _NoiseField:
         self._generator = torch.Generator()
 
     def _cells(self, seed: int, layer: int, channels: int, y0: int, x0: int, h: int, w: int) -> Tensor:
+        """One item's field at one layer over rows [y0, y0 + h) and columns [x0, x0 + w): (channels, h, w)."""
         out = torch.empty(channels, h, w)
-        for cy in range(y0 // NOISE_CELL, (y0 + h - 1) // NOISE_CELL + 1):
-            for cx in range(x0 // NOISE_CELL, (x0 + w - 1) // NOISE_CELL + 1):
+        n = NOISE_CELL
+        for cy in range(y0 // n, (y0 + h - 1) // n + 1):
+            for cx in range(x0 // n, (x0 + w - 1) // n + 1):
                 self._generator.manual_seed(stable_seed(seed, layer, cy, cx))
-                cell = torch.randn(channels, NOISE_CELL, NOISE_CELL, generator=self._generator)
-                top, left = max(y0, cy * NOISE_CELL), max(x0, cx * NOISE_CELL)
-                bottom, right = min(y0 + h, (cy + 1) * NOISE_CELL), min(x0 + w, (cx + 1) * NOISE_CELL)
-                out[:, top - y0:bottom - y0, left - x0:right - x0] = cell[:, top - cy * NOISE_CELL:bottom - cy *
-                                                                          NOISE_CELL, left - cx * NOISE_CELL:right -
-                                                                          cx * NOISE_CELL]
+                cell = torch.randn(channels, n, n, generator=self._generator)
+                top, bottom = max(y0, cy * n), min(y0 + h, (cy + 1) * n)
+                left, right = max(x0, cx * n), min(x0 + w, (cx + 1) * n)
+                out[:, top - y0:bottom - y0, left - x0:right - x0] = \
+                    cell[:, top - cy * n:bottom - cy * n, left - cx * n:right - cx * n]
         return out
 
     def eps(self, index: int, layer: NoiseInjection, h: Tensor) -> Tensor:
@@ -149,7 +149,9 @@ def _noise(G: nn.Module, seeds: Sequence[int], *, mode: str = "random") -> Itera
         for ctx in contexts.values():
             ctx.mode = "mean"
         if mode == "random":
-            handles = [layer.register_forward_hook(field.hook(i)) for i, layer in enumerate(layers)]
+            # The index in the seed counts every latent layer; layers whose noise scale is zero add nothing.
+            handles = [layer.register_forward_hook(field.hook(i)) for i, layer in enumerate(layers)
+                       if bool(layer.weight.detach().abs().sum() > 0)]
         yield field
     finally:
         for handle in handles:
@@ -291,7 +293,6 @@ def degrade_image(
 @dataclass
 class _Job:
     key: str
-    source: Path
     image: Tensor  # (3, H, W), cropped to the scale
     outputs: list[tuple[int, Path]] = field(default_factory=list)  # (sample index, file) still to write
 
@@ -314,6 +315,8 @@ def _plan(input_dir: Path, output_dir: Path, samples: int) -> list[tuple[Path, s
 
     if not input_dir.exists():
         raise FileNotFoundError(f"input folder {str(input_dir)!r} does not exist")
+    if not input_dir.is_dir():
+        raise ValueError(f"input {str(input_dir)!r} is not a folder")
     in_root, out_root = input_dir.resolve(), output_dir.resolve()
     if _is_within(in_root, out_root):
         raise ValueError(f"the output folder {str(output_dir)!r} is or contains the input folder {str(input_dir)!r}: "
@@ -452,7 +455,7 @@ def degrade_folder(
                 continue
             size = (image.shape[-2], image.shape[-1])
             group = pending.setdefault(size, [])
-            group.append(_Job(key, path, image, missing))
+            group.append(_Job(key, image, missing))
             if len(group) >= batch:
                 run(pending.pop(size))
             elif sum(len(g) for g in pending.values()) > 4 * batch:
@@ -475,11 +478,14 @@ def degrade_folder(
 
 
 # ------------------------------------------------------------------------------------------------------------ grid
-def _label(cell: np.ndarray, text: str) -> None:
+def _label_band(width: int, text: str) -> np.ndarray:
+    """A black band with ``text`` in white, HWC float RGB."""
     import cv2
 
-    cv2.putText(cell, text, (3, GRID_LABEL_HEIGHT - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (1.0, 1.0, 1.0), 1,
+    band = np.zeros((GRID_LABEL_HEIGHT, width, 3), dtype=np.uint8)  # putText draws on 8-bit images only
+    cv2.putText(band, text, (3, GRID_LABEL_HEIGHT - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
                 cv2.LINE_AA)
+    return band.astype(np.float32) / 255.0
 
 
 def _heat(diff: Tensor) -> np.ndarray:
@@ -537,14 +543,10 @@ def sample_grid(
     columns = 2 * samples  # bicubic, the samples, and samples - 1 difference maps
     row_h = GRID_LABEL_HEIGHT + cell_h
     canvas = np.full((len(crops) * row_h, columns * cell_w, 3), 0.25, dtype=np.float32)
-    canvas[:, :, :] = 0.25
 
     def put(row: int, column: int, picture: np.ndarray, label: str) -> None:
         top, left = row * row_h, column * cell_w
-        canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w] = 0.0
-        band = np.ascontiguousarray(canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w])
-        _label(band, label)
-        canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w] = band
+        canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w] = _label_band(cell_w, label)
         h, w = picture.shape[:2]
         canvas[top + GRID_LABEL_HEIGHT:top + GRID_LABEL_HEIGHT + h, left:left + w] = picture
 
@@ -566,9 +568,3 @@ def sample_grid(
             put(row, samples + j, heat, f"|1-{j + 1}| x{GRID_DIFF_GAIN:g}")
     return canvas
 
-
-def count_tiles(height: int, width: int, tile: Optional[int]) -> int:
-    """How many forward passes :func:`degrade_batch` makes for one HR size."""
-    if tile is None or (height <= tile and width <= tile):
-        return 1
-    return math.ceil(height / tile) * math.ceil(width / tile)

@@ -304,3 +304,24 @@ class TestRandomness:
         assert len(set(first)) == 12
         torch.manual_seed(3)
         assert poses() == first
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_offline_synthetic_lr_crops_are_aligned_with_the_hr_crop(tmp_path, augment):
+    rng = np.random.default_rng(0)
+    hr_dir, lr_dir, deg_dir = tmp_path / "hr", tmp_path / "lr", tmp_path / "deg"
+    for name in ("a", "b"):
+        hr = rng.random((72, 88, 3)).astype(np.float32)
+        write_image(hr_dir / f"{name}.png", hr)
+        hr = cv2.imread(str(hr_dir / f"{name}.png"))[..., ::-1].astype(np.float32) / 255
+        for k in range(2):  # two samples per image, as `probdeg degrade --samples 2` writes them
+            write_image(deg_dir / f"{name}_s{k}.png", cv2.resize(hr, (22, 18), interpolation=cv2.INTER_AREA) + k * 0.01)
+        write_image(lr_dir / f"real_{name}.png", rng.random((30, 30, 3)).astype(np.float32))
+    dataset = UnpairedImageDataset(hr_dir, lr_dir, crop_size=32, scale=4, augment=augment,
+                                   synthetic_lr={"deg": deg_dir}, length=8)
+    for item in _items(dataset):
+        expected = cv2.resize(tensor_to_image(item["hr"]), (8, 8), interpolation=cv2.INTER_AREA)
+        offset = np.abs(tensor_to_image(item["lr_deg"]) - expected).mean()
+        assert offset < 0.02, offset  # the same region (and orientation), up to 8-bit rounding and the sample shift
+    with pytest.raises(ValueError, match="no LR sample"):
+        UnpairedImageDataset(hr_dir, lr_dir, crop_size=32, scale=4, synthetic_lr={"deg": lr_dir})

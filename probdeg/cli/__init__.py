@@ -7,12 +7,13 @@ import sys
 from typing import Optional
 
 from .. import __version__
-from . import sample_data, summary, train
+from . import degrade, sample_data, summary, train
 
 COMMANDS = {
     "train": train,
     "sample-data": sample_data,
     "summary": summary,
+    "degrade": degrade,
 }
 
 

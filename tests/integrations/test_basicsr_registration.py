@@ -50,7 +50,8 @@ def test_probabilistic_from_yaml_uses_the_archs_released_points_and_options():
 
 
 def test_registration_is_idempotent_and_reports_the_names():
-    expected = [*basicsr_glue.ARCHS, "UnpairedImageDataset", "DegradationValDataset", "DegradationGANModel"]
+    expected = [*basicsr_glue.ARCHS, "UnpairedImageDataset", "DegradationValDataset", "DegradationGANModel",
+                "CollaborativeSRModel"]
     assert basicsr_glue.register() == {name: name for name in expected}
     assert basicsr_glue.register() == basicsr_glue.REGISTERED
     assert all(name in ARCH_REGISTRY for name in basicsr_glue.ARCHS)

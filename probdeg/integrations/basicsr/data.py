@@ -19,14 +19,17 @@ def matlab_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
 class BasicSRUnpairedDataset(UnpairedImageDataset):
     """``type: UnpairedImageDataset``. Options: ``dataroot_hr`` and ``dataroot_lr`` (a folder or a list),
     ``crop_size`` (HR, default 256), ``scale``, ``augment`` (default true), ``small_images`` (skip | error),
-    ``length`` (items per epoch), ``seed``; plus BasicSR's loader keys (``batch_size_per_gpu``, ...)."""
+    ``length`` (items per epoch), ``seed``, ``bicubic_reference`` (default true: add ``hr_bicubic``, the
+    degradation GAN's reference), ``synthetic_lr`` (``{name: folder}`` made by ``probdeg degrade``, for stage 2's
+    offline degradations); plus BasicSR's loader keys (``batch_size_per_gpu``, ...)."""
 
     def __init__(self, opt: dict) -> None:
         self.opt = opt
         super().__init__(opt["dataroot_hr"], opt["dataroot_lr"], crop_size=int(opt.get("crop_size", 256)),
                          scale=int(opt.get("scale", 4)), augment=bool(opt.get("augment", True)),
                          small_images=opt.get("small_images", "skip"), length=opt.get("length"),
-                         reference=matlab_bicubic, seed=int(opt.get("seed", 0)))
+                         reference=matlab_bicubic if opt.get("bicubic_reference", True) else None,
+                         synthetic_lr=opt.get("synthetic_lr"), seed=int(opt.get("seed", 0)))
 
 
 class DegradationValDataset(Dataset):

@@ -112,7 +112,7 @@ def train(args: argparse.Namespace) -> str:
     logger.info(dict2str(opt))
     tb_logger = init_tb_loggers(opt)
 
-    train_loader, train_sampler, val_loaders, total_epochs, total_iters = create_train_val_dataloader(opt, logger)
+    train_loader, train_sampler, val_loaders, _, total_iters = create_train_val_dataloader(opt, logger)
     model = build_model(opt)
     start_epoch, current_iter = 0, 0
     if resume_state:
@@ -129,13 +129,16 @@ def train(args: argparse.Namespace) -> str:
     start_time = time.time()
     progress = tqdm(total=total_iters, initial=current_iter, desc=opt["name"], unit="it", disable=rank != 0,
                     mininterval=2.0, dynamic_ncols=True)
+    # Epochs until the iteration budget is spent (BasicSR's epoch count assumes ceil(len / batch) batches per epoch,
+    # which drop_last makes one too many, so it can stop early).
     epoch = start_epoch
-    for epoch in range(start_epoch, total_epochs + 1):
-        if current_iter >= total_iters:
-            break
+    while current_iter < total_iters:
         train_sampler.set_epoch(epoch)
         prefetcher.reset()
         train_data = prefetcher.next()
+        if train_data is None:
+            raise ValueError(f"the training set yields no batch: {len(train_loader.dataset)} items for a batch of "
+                             f"{opt['datasets']['train']['batch_size_per_gpu']} (raise `length` or lower the batch)")
         while train_data is not None and current_iter < total_iters:
             data_timer.record()
             current_iter += 1
@@ -160,6 +163,7 @@ def train(args: argparse.Namespace) -> str:
             data_timer.start()
             iter_timer.start()
             train_data = prefetcher.next()
+        epoch += 1
     progress.close()
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")

@@ -55,9 +55,10 @@ def _datasets() -> dict[str, Any]:
 
 
 def _models() -> dict[str, Any]:
+    from .models.collaborative_sr import CollaborativeSRModel
     from .models.degradation_gan import DegradationGANModel
 
-    return {"DegradationGANModel": DegradationGANModel}
+    return {"DegradationGANModel": DegradationGANModel, "CollaborativeSRModel": CollaborativeSRModel}
 
 
 def _register_into(registry, entries: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,229 @@
+"""``CollaborativeSRModel``: stage 2, K SR networks trained collaboratively (MSSR, Eq. 4-6) in BasicSR.
+
+The training logic is :mod:`probdeg.collab`; this class adapts it to BasicSR's life cycle (options, optimisers,
+schedulers, EMA, checkpoints, resume, validation).
+
+Options (besides BasicSR's usual ones):
+
+- ``network_sr``: the SR arch, one dict (copied ``num_models`` times) or a list of K dicts. Any registered arch;
+  ``RRDBNet`` is BasicSR's own.
+- ``degradations``: K entries, the source of each model's synthetic LR. An entry is one source or a list of
+  sources mixed per sample (the naive combination): ``{generator: G.pth}`` (frozen, fresh latents every
+  iteration), ``{bicubic: true}`` (MATLAB bicubic of the HR crop) or ``{offline: NAME}`` (read by the dataset from
+  a folder made by ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``).
+- ``collab``: ``lambda_sup`` (1), ``lambda_col`` (0.01), ``lambda_ada`` (10), ``total_progress`` (P, default
+  ``train.total_iter``), ``clamp`` (false), ``use_real_lr`` (true; false = CL on the synthetic domain only).
+- ``path.pretrain_network_sr``: initial weights for every model (BasicSR ``params`` / ``params_ema``), e.g. ESRGAN's
+  PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
+- ``train.optim_sr``, ``train.scheduler`` (one per model), ``train.ema_decay``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from basicsr.metrics import calculate_psnr, calculate_ssim
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+
+from ....build import build_network
+from ....checkpoint import load_generator
+from ....collab import CollabWeights, collaborative_step, ensemble
+from ..data import matlab_bicubic
+from .base import ProbdegBaseModel
+
+
+def _bicubic_batch(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    images = [torch.from_numpy(matlab_bicubic(x.permute(1, 2, 0).cpu().numpy(), scale)).permute(2, 0, 1)
+              for x in hr]
+    return torch.stack(images).to(hr.device).clamp(0, 1)
+
+
+class CollaborativeSRModel(ProbdegBaseModel):
+    """K SR networks trained on K synthetic LR domains and on real LR with pseudo-labels (Eq. 4-6)."""
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        net_opts = opt["network_sr"]
+        if isinstance(net_opts, dict):
+            net_opts = [net_opts] * int(opt.get("num_models", len(opt.get("degradations") or [1])))
+        self.num_models = len(net_opts)
+        self.nets = []
+        for i, net_opt in enumerate(net_opts):
+            self.network_options[f"net_sr{i}"] = net_opt
+            self.nets.append(self.model_to_device(build_network(net_opt)))
+        self._load_initial_weights()
+        ema_decay = float((opt.get("train") or {}).get("ema_decay", 0) or 0)
+        self.ema_decay = ema_decay
+        self.nets_ema = [copy.deepcopy(self.get_bare_model(n)).eval().requires_grad_(False) for n in self.nets] \
+            if ema_decay > 0 else []
+        for i, ema in enumerate(self.nets_ema):
+            self.network_options[f"net_sr{i}_ema"] = self.network_options[f"net_sr{i}"]
+            resume = opt["path"].get("resume_state")
+            ema_path = os.path.join(opt["path"].get("models", ""), f"net_sr{i}_ema_{Path(resume).stem}.pth") \
+                if resume else None
+            if ema_path and os.path.isfile(ema_path):
+                self.load_network(ema, ema_path, True, "params")
+        if self.is_train:
+            self.init_training_settings()
+
+    # ------------------------------------------------------------------------------------------------ set-up
+    def _load_initial_weights(self) -> None:
+        paths = self.opt["path"]
+        resume = paths.get("resume_state")
+        if resume:
+            iteration = Path(resume).stem
+            for i, net in enumerate(self.nets):
+                self.load_network(net, os.path.join(paths["models"], f"net_sr{i}_{iteration}.pth"), True, "params")
+            return
+        init = paths.get("pretrain_network_sr")
+        if init is None:
+            return
+        if not Path(init).is_file():
+            raise FileNotFoundError(f"path.pretrain_network_sr: {init} not found. Put the SR weights there (e.g. "
+                                    "ESRGAN's PSNR-oriented RRDB, ESRGAN_PSNR_SRx4_DF2K_official-150ff491.pth) or set "
+                                    "it to ~ to start from random weights")
+        for net in self.nets:
+            self.load_network(net, init, paths.get("strict_load_sr", True), paths.get("param_key_sr", "params"))
+
+    def init_training_settings(self) -> None:
+        train_opt = self.opt["train"]
+        for net in self.nets:
+            net.train()
+        collab = dict(self.opt.get("collab") or {})
+        self.weights = CollabWeights(sup=float(collab.get("lambda_sup", 1.0)), col=float(collab.get("lambda_col", 0.01)),
+                                     ada=float(collab.get("lambda_ada", 10.0)), clamp=bool(collab.get("clamp", False)))
+        self.total_progress = int(collab.get("total_progress", train_opt["total_iter"]))
+        self.use_real_lr = bool(collab.get("use_real_lr", True))
+        self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
+        if len(self.sources) != self.num_models:
+            raise ValueError(f"degradations has {len(self.sources)} entries for {self.num_models} SR models")
+        optim_opt = dict(train_opt["optim_sr"])
+        optim_type, lr = optim_opt.pop("type"), float(optim_opt.pop("lr"))
+        self.optimizers = [self.get_optimizer(optim_type, net.parameters(), lr, **optim_opt) for net in self.nets]
+        self.setup_schedulers()
+
+    def _build_sources(self, entry) -> list[dict]:
+        entries = entry if isinstance(entry, list) else [entry]
+        sources = []
+        for source in entries:
+            if "generator" in source:
+                generator = load_generator(source["generator"], device=self.device).requires_grad_(False)
+                sources.append({"kind": "generator", "net": generator})
+            elif source.get("bicubic"):
+                sources.append({"kind": "bicubic"})
+            elif "offline" in source:
+                sources.append({"kind": "offline", "key": f"lr_{source['offline']}"})
+            else:
+                raise ValueError(f"degradations entry {source!r}: expected generator: PATH, bicubic: true or "
+                                 "offline: NAME")
+        return sources
+
+    # ------------------------------------------------------------------------------------------------ training
+    def feed_data(self, data: dict) -> None:
+        self.data = data
+        if "lq" in data:
+            self.lq = data["lq"].to(self.device)
+        if "gt" in data:
+            self.gt = data["gt"].to(self.device)
+        if "hr" in data:
+            self.hr = data["hr"].to(self.device)
+            self.real_lr = data["real_lr"].to(self.device) if self.use_real_lr and "real_lr" in data else None
+
+    def _synthesise(self, sources: list[dict]) -> torch.Tensor:
+        batches = []
+        for source in sources:
+            if source["kind"] == "generator":
+                with torch.no_grad():
+                    batches.append(source["net"](self.hr).clamp(0, 1))
+            elif source["kind"] == "bicubic":
+                batches.append(_bicubic_batch(self.hr, int(self.opt["scale"])))
+            else:
+                batches.append(self.data[source["key"]].to(self.device))
+        if len(batches) == 1:
+            return batches[0]
+        # The naive combination: each sample takes its LR from one source, drawn uniformly.
+        choice = torch.randint(len(batches), (self.hr.shape[0],), device=self.device)
+        stacked = torch.stack(batches)
+        return stacked[choice, torch.arange(self.hr.shape[0], device=self.device)]
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        synthetic = [self._synthesise(sources) for sources in self.sources]
+        losses = collaborative_step(self.nets, self.optimizers, synthetic, self.hr, self.real_lr, current_iter,
+                                    self.total_progress, self.weights)  # skips the step on a non-finite loss
+        if not self.loss_is_finite(torch.stack(losses.total).sum().detach(), "collaborative", current_iter):
+            return
+        self.log_dict = OrderedDict(losses.as_dict())
+        if self.ema_decay > 0:
+            self._update_ema()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        for net, ema in zip(self.nets, self.nets_ema):
+            for p_ema, p in zip(ema.parameters(), self.get_bare_model(net).parameters()):
+                p_ema.mul_(self.ema_decay).add_(p, alpha=1 - self.ema_decay)
+
+    # ------------------------------------------------------------------------------------------------ inference
+    def inference_nets(self) -> list:
+        return self.nets_ema if self.nets_ema else [self.get_bare_model(n) for n in self.nets]
+
+    @torch.no_grad()
+    def test(self) -> None:
+        nets = self.inference_nets()
+        modes = [n.training for n in nets]
+        for n in nets:
+            n.eval()
+        self.outputs = [n(self.lq) for n in nets]
+        self.output = torch.stack(self.outputs).mean(0)
+        for n, mode in zip(nets, modes):
+            n.train(mode)
+
+    def ensemble(self, lq: torch.Tensor) -> torch.Tensor:
+        return ensemble(self.inference_nets(), lq)
+
+    def get_current_visuals(self) -> OrderedDict:
+        visuals = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
+        if hasattr(self, "gt"):
+            visuals["gt"] = self.gt.detach().cpu()
+        return visuals
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
+        if self.opt["rank"] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
+        """PSNR / SSIM (BasicSR's metrics, RGB, ``val.crop_border``) of each model and of the ensemble mean."""
+        dataset_name = dataloader.dataset.opt["name"]
+        crop = int((self.opt.get("val") or {}).get("crop_border", self.opt.get("scale", 4)))
+        names = [f"sr{i}" for i in range(self.num_models)] + ["ensemble"]
+        sums = {f"{metric}_{name}": 0.0 for name in names for metric in ("psnr", "ssim")}
+        count = 0
+        for data in dataloader:
+            self.feed_data(data)
+            self.test()
+            gt = tensor2img([self.gt.detach().cpu()])
+            for name, out in zip(names, [*self.outputs, self.output]):
+                img = tensor2img([out.detach().cpu()])
+                sums[f"psnr_{name}"] += calculate_psnr(img, gt, crop_border=crop)
+                sums[f"ssim_{name}"] += calculate_ssim(img, gt, crop_border=crop)
+            if save_img:
+                stem = Path(data["lq_path"][0]).stem
+                imwrite(tensor2img([self.output.detach().cpu()]),
+                        os.path.join(self.opt["path"]["visualization"], dataset_name, f"{stem}_{current_iter}.png"))
+            count += 1
+        self.metric_results = {key: value / max(count, 1) for key, value in sums.items()}
+        text = ", ".join(f"{key}: {value:.4f}" for key, value in self.metric_results.items())
+        get_root_logger().info(f"Validation {dataset_name} (iter {current_iter}): {text}")
+        if tb_logger:
+            for key, value in self.metric_results.items():
+                tb_logger.add_scalar(f"metrics/{dataset_name}/{key}", value, current_iter)
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        for i, net in enumerate(self.nets):
+            self.save_network(net, f"net_sr{i}", current_iter)
+            if self.nets_ema:
+                self.save_network(self.nets_ema[i], f"net_sr{i}_ema", current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -1,0 +1,130 @@
+"""Collaborative learning (Eq. 4-6): loss terms by hand, no gradient into teachers, one forward per model."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from probdeg.collab import CollabWeights, collaborative_losses, collaborative_step, ensemble, synthesise_lr
+
+
+def tiny_sr(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2))
+
+
+def batches(k: int, b: int = 2, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    hr = torch.rand(b, 3, 8, 8, generator=gen)
+    synthetic = [torch.rand(b, 3, 4, 4, generator=gen) for _ in range(k)]
+    real = torch.rand(3, 3, 4, 4, generator=gen)
+    return hr, synthetic, real
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("weights", [CollabWeights(), CollabWeights.released()])
+def test_loss_terms_equal_eq_4_to_6_computed_by_hand(k, weights):
+    models = [tiny_sr(i) for i in range(k)]
+    hr, synthetic, real = batches(k)
+    losses = collaborative_losses(models, synthetic, hr, real, progress=250, total=1000, weights=weights)
+
+    def run(model, x):
+        out = model(x)
+        return out.clamp(0, 1) if weights.clamp else out
+
+    pseudo = torch.stack([run(m, real) for m in models]).mean(0)
+    for i, model in enumerate(models):
+        sup = F.l1_loss(run(model, synthetic[i]), hr)
+        col = sum(F.l1_loss(run(model, synthetic[j]), run(models[j], synthetic[j])) for j in range(k) if j != i)
+        ada = F.l1_loss(run(model, real), pseudo)
+        total = weights.sup * sup + weights.col * col + weights.ada * 0.25 * ada
+        assert losses.sup[i].item() == pytest.approx(sup.item(), rel=1e-5)
+        assert losses.col[i].item() == pytest.approx(col.item(), rel=1e-5)
+        assert losses.ada[i].item() == pytest.approx(ada.item(), rel=1e-5)
+        assert losses.total[i].item() == pytest.approx(total.item(), rel=1e-5)
+    assert losses.ramp == 0.25
+    assert weights.ada == (1.0 if weights.clamp else 10.0)
+
+
+def test_no_gradient_reaches_a_teacher_through_distillation_or_pseudo_labels():
+    models = [tiny_sr(i) for i in range(3)]
+    hr, synthetic, real = batches(3)
+    losses = collaborative_losses(models, synthetic, hr, real, progress=500, total=1000)
+    for i in range(3):
+        for j in range(3):
+            if i == j:
+                continue
+            grads = torch.autograd.grad(losses.col[i] + losses.ada[i], list(models[j].parameters()),
+                                        retain_graph=True, allow_unused=True)
+            assert all(g is None or not g.any() for g in grads)
+        own = torch.autograd.grad(losses.total[i], list(models[i].parameters()), retain_graph=True)
+        assert all(g.abs().sum() > 0 for g in own)
+
+
+def test_one_forward_per_model_over_the_concatenated_batch():
+    models = [tiny_sr(i) for i in range(2)]
+    calls = []
+    for m in models:
+        m.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[0]))
+    hr, synthetic, real = batches(2)
+    collaborative_losses(models, synthetic, hr, real, progress=1, total=10)
+    assert calls == [2 + 2 + 3, 2 + 2 + 3]
+
+
+def test_step_gives_each_model_the_gradient_of_its_own_loss():
+    models = [tiny_sr(i) for i in range(2)]
+    reference = [tiny_sr(i) for i in range(2)]
+    hr, synthetic, real = batches(2)
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in models]
+    collaborative_step(models, optimizers, synthetic, hr, real, progress=100, total=1000)
+    ref_losses = collaborative_losses(reference, synthetic, hr, real, progress=100, total=1000)
+    for i in range(2):
+        grads = torch.autograd.grad(ref_losses.total[i], list(reference[i].parameters()), retain_graph=True)
+        for p_new, p_old, g in zip(models[i].parameters(), reference[i].parameters(), grads):
+            assert torch.allclose(p_new, p_old - 0.1 * g, atol=1e-6)
+
+
+def test_k_equals_one_is_plain_supervised_training():
+    model = tiny_sr(0)
+    hr, synthetic, real = batches(1)
+    losses = collaborative_losses([model], synthetic, hr, real, progress=1000, total=1000)
+    assert losses.col[0] == 0 and losses.ada[0] == 0
+    grads = torch.autograd.grad(losses.total[0], list(model.parameters()))
+    expected = torch.autograd.grad(F.l1_loss(model(synthetic[0]), hr), list(model.parameters()))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, expected))
+
+
+def test_synthetic_domain_only_and_ramp_and_bad_shapes():
+    models = [tiny_sr(i) for i in range(2)]
+    hr, synthetic, real = batches(2)
+    losses = collaborative_losses(models, synthetic, hr, None, progress=5, total=10)
+    assert all(a == 0 for a in losses.ada)
+    assert collaborative_losses(models, synthetic, hr, real, progress=20, total=10).ramp == 1.0
+    with pytest.raises(ValueError, match="one synthetic LR batch per model"):
+        collaborative_losses(models, synthetic[:1], hr, real, 1, 10)
+    with pytest.raises(ValueError, match="must share channel and spatial size"):
+        collaborative_losses(models, synthetic, hr, torch.rand(1, 3, 5, 5), 1, 10)
+
+
+def test_nonfinite_losses_skip_the_step():
+    models = [tiny_sr(i) for i in range(2)]
+    before = [p.clone() for p in models[0].parameters()]
+    hr, synthetic, real = batches(2)
+    hr[0, 0, 0, 0] = float("nan")
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in models]
+    collaborative_step(models, optimizers, synthetic, hr, real, 1, 10)
+    assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))
+
+
+def test_synthesis_from_generators_and_ensemble():
+    from probdeg import probabilistic_deresnet
+
+    torch.manual_seed(0)
+    G = probabilistic_deresnet(num_feat=8, num_blocks=1, scale=2)
+    for layer in G.injections:
+        nn.init.constant_(layer.weight, 1.0)
+    hr = torch.rand(2, 3, 8, 8)
+    a, b = synthesise_lr([G, G], hr)
+    assert a.shape == (2, 3, 4, 4) and not torch.equal(a, b)  # fresh latents on every draw
+    models = [tiny_sr(0), tiny_sr(1)]
+    assert torch.allclose(ensemble(models, a), (models[0](a) + models[1](a)) / 2)
