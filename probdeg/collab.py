@@ -63,8 +63,8 @@ class CollabLosses:
     def as_dict(self) -> dict[str, float]:
         out = {}
         for i in range(len(self.total)):
-            out.update({f"l_sup_{i}": float(self.sup[i]), f"l_col_{i}": float(self.col[i]),
-                        f"l_ada_{i}": float(self.ada[i]), f"l_total_{i}": float(self.total[i])})
+            out.update({f"l_sup_{i}": self.sup[i].item(), f"l_col_{i}": self.col[i].item(),
+                        f"l_ada_{i}": self.ada[i].item(), f"l_total_{i}": self.total[i].item()})
         return out
 
 

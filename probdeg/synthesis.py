@@ -309,25 +309,57 @@ def _is_within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _plan(input_dir: Path, output_dir: Path, samples: int) -> list[tuple[Path, str, list[Path]]]:
-    """(input file, key, output files) of every input image, refusing outputs that could land outside or on inputs."""
-    from .io import list_images
-
+def _require_folder(input_dir: Path) -> None:
     if not input_dir.exists():
         raise FileNotFoundError(f"input folder {str(input_dir)!r} does not exist")
     if not input_dir.is_dir():
         raise ValueError(f"input {str(input_dir)!r} is not a folder")
-    in_root, out_root = input_dir.resolve(), output_dir.resolve()
-    if _is_within(in_root, out_root):
+
+
+def list_inputs(input_dir: PathLike, *, exclude: Optional[PathLike] = None) -> list[Path]:
+    """The images of ``input_dir`` and its sub-folders, leaving out everything inside the folder ``exclude``.
+
+    An output (or other) folder nested inside the input folder holds no inputs, so a rerun never reads back what
+    it wrote. Paths are compared resolved, so a symbolic link into ``exclude`` is left out too.
+
+    Args:
+        input_dir: the folder to list (see :func:`probdeg.io.list_images` for what counts as an image).
+        exclude: a folder whose images are not inputs; ``None``: keep everything.
+
+    Returns:
+        The image files, sorted by their path inside ``input_dir``; may be empty when all are excluded.
+
+    Raises:
+        FileNotFoundError: ``input_dir`` does not exist.
+        ValueError: ``input_dir`` is not a folder, or holds no image at all.
+    """
+    from .io import list_images
+
+    input_dir = Path(input_dir)
+    _require_folder(input_dir)
+    images = list_images(input_dir, recursive=True)
+    if exclude is None:
+        return images
+    in_root, out_root = input_dir.resolve(), Path(exclude).resolve()
+    return [path for path in images
+            if not (_is_within(in_root / path.relative_to(input_dir), out_root) or _is_within(path.resolve(), out_root))]
+
+
+def _plan(input_dir: Path, output_dir: Path, samples: int,
+          what: str = "LR images") -> list[tuple[Path, str, list[Path]]]:
+    """(input file, key, output files) of every input image, refusing outputs that could land outside or on inputs.
+
+    ``what`` names the outputs in the messages (``degrade`` writes LR images, ``sr`` SR images)."""
+    _require_folder(input_dir)
+    out_root = output_dir.resolve()
+    if _is_within(input_dir.resolve(), out_root):
         raise ValueError(f"the output folder {str(output_dir)!r} is or contains the input folder {str(input_dir)!r}: "
-                         "write the LR images to a folder of their own (inside the input folder is fine)")
+                         f"write the {what} to a folder of their own (inside the input folder is fine)")
     plan = []
     claimed: dict[Path, Path] = {}
-    for path in list_images(input_dir, recursive=True):
+    # An output folder inside the input folder holds no inputs: a rerun must not read back its own outputs.
+    for path in list_inputs(input_dir, exclude=output_dir):
         relative = path.relative_to(input_dir)
-        # An output folder inside the input folder holds no inputs: a rerun must not degrade its own outputs.
-        if _is_within(in_root / relative, out_root) or _is_within(path.resolve(), out_root):
-            continue
         outputs = []
         for name in output_names(relative, samples):
             target = output_dir / name

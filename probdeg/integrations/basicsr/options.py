@@ -94,7 +94,8 @@ def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True,
     opt["root_path"] = str(root)
     for key, value in list(opt["path"].items()):
         if value is not None and ("resume_state" in key or "pretrain_network" in key):
-            opt["path"][key] = str(Path(value).expanduser())
+            expand = lambda v: str(Path(v).expanduser())  # noqa: E731
+            opt["path"][key] = [expand(v) for v in value] if isinstance(value, list) else expand(value)
     if is_train:
         experiments = root / "experiments" / opt["name"]
         opt["path"].update(experiments_root=str(experiments), models=str(experiments / "models"),

@@ -174,3 +174,40 @@ def train(args: argparse.Namespace) -> str:
     if tb_logger:
         tb_logger.close()
     return opt["path"]["experiments_root"]
+
+
+def test(args: argparse.Namespace) -> str:
+    """Run the test phases of an option file (``datasets: test_*``) with the model's validation; returns the results
+    folder. Images go to ``results/<name>/visualization/<dataset>/``."""
+    import_basicsr()
+    register()
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.models import build_model
+    from basicsr.utils import get_env_info, get_root_logger, get_time_str, make_exp_dirs
+    from basicsr.utils.options import dict2str
+
+    opt = load_options(args.opt, overrides=args.set, is_train=False)
+    make_exp_dirs(opt)
+    log_file = os.path.join(opt["path"]["log"], f"test_{opt['name']}_{get_time_str()}.log")
+    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    loaders = []
+    for _, dataset_opt in sorted(opt["datasets"].items()):
+        dataset = build_dataset(dataset_opt)
+        loaders.append(build_dataloader(dataset, dataset_opt, num_gpu=opt["num_gpu"], dist=False, sampler=None,
+                                        seed=opt["manual_seed"]))
+        logger.info(f"Number of test images in {dataset_opt['name']}: {len(dataset)}")
+    model = build_model(opt)
+    for loader in loaders:
+        model.validation(loader, current_iter=opt["name"], tb_logger=None,
+                         save_img=(opt.get("val") or {}).get("save_img", True))
+    return opt["path"]["results_root"]
+
+
+def test_main(argv: Optional[list[str]] = None) -> str:
+    """``test.py`` entry point."""
+    parser = argparse.ArgumentParser(description="Test from a BasicSR option file (probdeg registered).")
+    parser.add_argument("-opt", "--opt", required=True, help="path to the option YAML file")
+    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION:KEY=VALUE", help="override options")
+    return test(parser.parse_args(argv))

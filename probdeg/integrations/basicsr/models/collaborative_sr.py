@@ -82,12 +82,16 @@ class CollaborativeSRModel(ProbdegBaseModel):
         init = paths.get("pretrain_network_sr")
         if init is None:
             return
-        if not Path(init).is_file():
-            raise FileNotFoundError(f"path.pretrain_network_sr: {init} not found. Put the SR weights there (e.g. "
-                                    "ESRGAN's PSNR-oriented RRDB, ESRGAN_PSNR_SRx4_DF2K_official-150ff491.pth) or set "
-                                    "it to ~ to start from random weights")
-        for net in self.nets:
-            self.load_network(net, init, paths.get("strict_load_sr", True), paths.get("param_key_sr", "params"))
+        # One file for every model (a common pretrained init), or one per model (e.g. testing trained models).
+        files = list(init) if isinstance(init, (list, tuple)) else [init] * self.num_models
+        if len(files) != self.num_models:
+            raise ValueError(f"path.pretrain_network_sr lists {len(files)} files for {self.num_models} models")
+        for net, path in zip(self.nets, files):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"path.pretrain_network_sr: {path} not found. Put the SR weights there (e.g. "
+                                        "ESRGAN's PSNR-oriented RRDB, ESRGAN_PSNR_SRx4_DF2K_official-150ff491.pth) or "
+                                        "set it to ~ to start from random weights")
+            self.load_network(net, path, paths.get("strict_load_sr", True), paths.get("param_key_sr", "params"))
 
     def init_training_settings(self) -> None:
         train_opt = self.opt["train"]

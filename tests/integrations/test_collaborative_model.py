@@ -1,0 +1,153 @@
+"""Stage 2 through BasicSR: CollaborativeSRModel's life cycle from an inline YAML (build, feed, optimise, save,
+validate, resume), pretrained init, and the degradation sources."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("probdeg.integrations.basicsr")
+from basicsr.data import build_dataloader, build_dataset  # noqa: E402
+from basicsr.models import build_model  # noqa: E402
+
+from probdeg import probabilistic_deresnet  # noqa: E402
+from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.sample_data import make_sample_data  # noqa: E402
+
+YAML = """
+name: collab_lifecycle
+model_type: CollaborativeSRModel
+scale: 4
+num_gpu: 0
+manual_seed: 0
+datasets:
+  train:
+    name: sample
+    type: UnpairedImageDataset
+    dataroot_hr: {data}/train_hr
+    dataroot_lr: {data}/train_lr
+    crop_size: 32
+    bicubic_reference: false
+    length: 8
+    use_shuffle: true
+    num_worker_per_gpu: 0
+    batch_size_per_gpu: 2
+    dataset_enlarge_ratio: 1
+  val:
+    name: sample_val
+    type: PairedImageDataset
+    dataroot_gt: {data}/val_hr
+    dataroot_lq: {data}/val_lr
+    io_backend: {{type: disk}}
+network_sr: {{type: RRDBNet, num_in_ch: 3, num_out_ch: 3, num_feat: 8, num_block: 1, num_grow_ch: 4, scale: 4}}
+num_models: 2
+degradations:
+  - {{generator: {generator}}}
+  - [{{generator: {generator}}}, {{bicubic: true}}]
+collab: {{lambda_sup: 1, lambda_col: 0.01, lambda_ada: 10, total_progress: 100}}
+path:
+  pretrain_network_sr: {pretrain}
+  resume_state: {resume}
+train:
+  optim_sr: {{type: Adam, lr: !!float 1e-3, betas: [0.5, 0.999]}}
+  scheduler: {{type: MultiStepLR, milestones: [50], gamma: 0.5}}
+  total_iter: 100
+  ema_decay: 0.9
+val: {{val_freq: 10, save_img: true, crop_border: 4}}
+logger: {{print_freq: 1, save_checkpoint_freq: 10, use_tb_logger: false}}
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stage2")
+    make_sample_data(root / "data", seed=1)
+    torch.manual_seed(0)
+    G = probabilistic_deresnet(num_feat=8, num_blocks=1, scale=4)
+    for layer in G.injections:
+        torch.nn.init.constant_(layer.weight, 1.0)
+    save_checkpoint(root / "G.pth", G, {"type": "Probabilistic",
+                                        "net": {"type": "DeResnet", "num_feat": 8, "num_blocks": 1, "scale": 4}})
+    return root
+
+
+def _opt(root: Path, pretrain: str = "~", resume: str = "~") -> dict:
+    path = root / "opt.yml"
+    path.write_text(textwrap.dedent(YAML).format(data=root / "data", generator=root / "G.pth", pretrain=pretrain,
+                                                 resume=resume))
+    opt = load_options(path, root=root)
+    return opt
+
+
+def _batch(opt: dict) -> dict:
+    dataset = build_dataset(opt["datasets"]["train"])
+    return next(iter(build_dataloader(dataset, opt["datasets"]["train"], num_gpu=0, dist=False, sampler=None,
+                                      seed=0)))
+
+
+def test_lifecycle_build_feed_optimise_save_validate_resume(workspace):
+    opt = _opt(workspace)
+    Path(opt["path"]["models"]).mkdir(parents=True, exist_ok=True)
+    Path(opt["path"]["training_states"]).mkdir(parents=True, exist_ok=True)
+    model = build_model(opt)
+    assert model.num_models == 2 and len(model.optimizers) == 2 and len(model.schedulers) == 2
+    before = [[p.clone() for p in net.parameters()] for net in model.nets]
+    model.feed_data(_batch(opt))
+    model.optimize_parameters(1)
+    log = model.get_current_log()
+    assert {"l_sup_0", "l_col_0", "l_ada_0", "l_sup_1", "l_col_1", "l_ada_1"} <= set(log)
+    assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
+    for old, net in zip(before, model.nets):
+        assert any(not torch.equal(a, b) for a, b in zip(old, net.parameters()))
+
+    model.save(0, 1)
+    models = Path(opt["path"]["models"])
+    for name in ("net_sr0_1.pth", "net_sr1_1.pth", "net_sr0_ema_1.pth", "net_sr1_ema_1.pth"):
+        assert load_checkpoint(models / name)["probdeg"]["network"]["type"] == "RRDBNet"
+    state_path = Path(opt["path"]["training_states"]) / "1.state"
+    assert state_path.is_file()
+
+    val_opt = dict(opt["datasets"]["val"])
+    val_loader = build_dataloader(build_dataset(val_opt), val_opt, num_gpu=0, dist=False, sampler=None, seed=0)
+    model.validation(val_loader, 1, None, save_img=True)
+    figures = model.metric_results
+    assert {"psnr_sr0", "psnr_sr1", "psnr_ensemble", "ssim_ensemble"} <= set(figures)
+    assert all(5 < figures[k] < 60 for k in ("psnr_sr0", "psnr_sr1", "psnr_ensemble"))
+    assert list(Path(opt["path"]["visualization"]).glob("sample_val/*_1.png"))
+
+    state = torch.load(state_path, weights_only=True)
+    resumed = build_model(_opt(workspace, resume=str(state_path)))
+    resumed.resume_training(state)
+    for net, again in zip(model.nets, resumed.nets):
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), again.parameters()))
+    for ema, again in zip(model.nets_ema, resumed.nets_ema):
+        assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), again.parameters()))
+    for opt_a, opt_b in zip(model.optimizers, resumed.optimizers):
+        assert opt_a.state_dict()["state"][0]["step"] == opt_b.state_dict()["state"][0]["step"]
+
+
+def test_pretrained_init_from_a_local_file_and_a_clear_error_when_missing(workspace):
+    with pytest.raises(FileNotFoundError, match="pretrain_network_sr: .*missing.pth not found"):
+        build_model(_opt(workspace, pretrain=str(workspace / "missing.pth")))
+    model = build_model(_opt(workspace))
+    model.save_network(model.nets[0], "net_sr0", 0)
+    init = Path(model.opt["path"]["models"]) / "net_sr0_0.pth"
+    again = build_model(_opt(workspace, pretrain=str(init)))
+    for net in again.nets:  # every model starts from the same file
+        assert all(torch.equal(a, b) for a, b in zip(model.nets[0].parameters(), net.parameters()))
+
+
+def test_degradation_sources_generator_bicubic_and_mixed(workspace):
+    model = build_model(_opt(workspace))
+    model.feed_data(_batch(model.opt))
+    torch.manual_seed(0)
+    first = model._synthesise(model.sources[0])
+    second = model._synthesise(model.sources[0])
+    assert first.shape == (2, 3, 8, 8) and not torch.equal(first, second)  # fresh latents every iteration
+    bicubic = model._synthesise([{"kind": "bicubic"}])
+    torch.manual_seed(3)
+    mixed = model._synthesise(model.sources[1])
+    for i in range(2):
+        assert torch.equal(mixed[i], bicubic[i]) or not torch.allclose(mixed[i], bicubic[i], atol=1e-3)
