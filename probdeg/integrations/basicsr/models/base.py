@@ -38,7 +38,7 @@ class ProbdegBaseModel(BaseModel):
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
         self.network_options: dict[str, Mapping] = {}
-        self.nonfinite_steps = 0
+        self.nonfinite_steps: dict[str, int] = {}  # consecutive non-finite steps, per loss (G and D alternate)
 
     def model_to_device(self, net):
         if not self.opt["dist"]:
@@ -83,13 +83,12 @@ class ProbdegBaseModel(BaseModel):
     def loss_is_finite(self, loss: torch.Tensor, what: str, current_iter: int) -> bool:
         """False (and logged) for a NaN / Inf loss, so the caller skips the step; raises after too many in a row."""
         if torch.isfinite(loss).all():
-            self.nonfinite_steps = 0
+            self.nonfinite_steps[what] = 0
             return True
-        self.nonfinite_steps += 1
+        count = self.nonfinite_steps[what] = self.nonfinite_steps.get(what, 0) + 1
         get_root_logger().warning(f"iter {current_iter}: non-finite {what} loss ({loss.item()}), step skipped "
-                                  f"({self.nonfinite_steps} in a row)")
-        if self.nonfinite_steps >= self.max_nonfinite_steps:
-            raise NonFiniteLossError(f"{self.nonfinite_steps} consecutive training steps had a non-finite {what} "
-                                     "loss; the last good checkpoint is kept. Lower the learning rate or check the "
-                                     "data.")
+                                  f"({count} in a row)")
+        if count >= self.max_nonfinite_steps:
+            raise NonFiniteLossError(f"{count} consecutive training steps had a non-finite {what} loss; the last good "
+                                     "checkpoint is kept. Lower the learning rate or check the data.")
         return False
