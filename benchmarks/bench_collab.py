@@ -22,9 +22,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+from basicsr.archs.rrdbnet_arch import RRDBNet
 
 import probdeg.integrations.basicsr  # noqa: F401  (torchvision fix before basicsr)
-from basicsr.archs.rrdbnet_arch import RRDBNet
 from probdeg.collab import CollabWeights, collaborative_step
 
 
@@ -65,6 +65,24 @@ def timed(fn, device, repeats: int, warmup: int) -> float:
     return statistics.median(times)
 
 
+def measure(k: int, args: argparse.Namespace, device: torch.device) -> tuple[float, float, float]:
+    """Median seconds of (one supervised step, one probdeg CL step, one released-order step) for K models."""
+    weights = CollabWeights()
+    models = [RRDBNet(3, 3, num_feat=args.feat, num_block=args.blocks, num_grow_ch=args.feat // 2).to(device)
+              for _ in range(k)]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-5, betas=(0.5, 0.999)) for m in models]
+    b, s = args.batch, args.lr_size
+    hr = torch.rand(b, 3, 4 * s, 4 * s, device=device)
+    synthetic = [torch.rand(b, 3, s, s, device=device) for _ in range(k)]
+    real = torch.rand(b, 3, s, s, device=device)
+    stacked = torch.cat([*synthetic, real])
+    target = torch.rand(stacked.shape[0], 3, 4 * s, 4 * s, device=device)
+    steps = (lambda: supervised_step(models[0], optimizers[0], stacked, target),
+             lambda: collaborative_step(models, optimizers, synthetic, hr, real, 500, 1000, weights),
+             lambda: released_order_step(models, optimizers, synthetic, hr, real, 500, 1000, weights))
+    return tuple(timed(step, device, args.repeats, args.warmup) for step in steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -81,25 +99,9 @@ def main() -> None:
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} RRDBNet(feat={args.feat}, "
           f"blocks={args.blocks}) batch={args.batch} LR {args.lr_size}x{args.lr_size} x4, median of {args.repeats}")
     print(f"{'K':>3}{'supervised s':>14}{'probdeg CL s':>14}{'ratio':>8}{'released s':>12}{'ratio':>8}")
-    weights = CollabWeights()
     for k in args.k:
-        models = [RRDBNet(3, 3, num_feat=args.feat, num_block=args.blocks, num_grow_ch=args.feat // 2).to(device)
-                  for _ in range(k)]
-        optimizers = [torch.optim.Adam(m.parameters(), lr=1e-5, betas=(0.5, 0.999)) for m in models]
-        b, s = args.batch, args.lr_size
-        hr = torch.rand(b, 3, 4 * s, 4 * s, device=device)
-        synthetic = [torch.rand(b, 3, s, s, device=device) for _ in range(k)]
-        real = torch.rand(b, 3, s, s, device=device)
-        stacked = torch.cat([*synthetic, real])
-        target = torch.rand(stacked.shape[0], 3, 4 * s, 4 * s, device=device)
-        t_sup = timed(lambda: supervised_step(models[0], optimizers[0], stacked, target), device, args.repeats,
-                      args.warmup)
-        t_cl = timed(lambda: collaborative_step(models, optimizers, synthetic, hr, real, 500, 1000, weights), device,
-                     args.repeats, args.warmup)
-        t_rel = timed(lambda: released_order_step(models, optimizers, synthetic, hr, real, 500, 1000, weights),
-                      device, args.repeats, args.warmup)
+        t_sup, t_cl, t_rel = measure(k, args, device)
         print(f"{k:>3}{t_sup:>14.3f}{t_cl:>14.3f}{t_cl / (k * t_sup):>8.3f}{t_rel:>12.3f}{t_rel / (k * t_sup):>8.3f}")
-
 
 if __name__ == "__main__":
     main()

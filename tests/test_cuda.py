@@ -73,3 +73,23 @@ def test_channels_last_and_compile_on_cuda():
     sample.mean().backward()
     assert not torch.equal(sample, mean)
     assert all(layer.weight.grad is not None for layer in G.injections)
+
+
+def test_collaborative_step_on_cuda_matches_cpu():
+    from probdeg.collab import collaborative_losses
+
+    def tiny_sr(seed):
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.PixelShuffle(2))
+
+    gen = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 3, 16, 16, generator=gen)
+    synthetic = [torch.rand(2, 3, 8, 8, generator=gen) for _ in range(2)]
+    real = torch.rand(2, 3, 8, 8, generator=gen)
+    totals = {}
+    for device in ("cpu", "cuda"):
+        models = [tiny_sr(i).to(device) for i in range(2)]
+        losses = collaborative_losses(models, [x.to(device) for x in synthetic], hr.to(device), real.to(device),
+                                      progress=3, total=10)
+        totals[device] = torch.stack(losses.total).cpu()
+    assert torch.allclose(totals["cpu"], totals["cuda"], atol=1e-4)

@@ -151,3 +151,21 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
     mixed = model._synthesise(model.sources[1])
     for i in range(2):
         assert torch.equal(mixed[i], bicubic[i]) or not torch.allclose(mixed[i], bicubic[i], atol=1e-3)
+
+
+def test_offline_folders_from_probdeg_degrade_mix_with_on_the_fly_synthesis(workspace):
+    from probdeg.synthesis import degrade_folder
+
+    offline = workspace / "offline"
+    degrade_folder(workspace / "G.pth", workspace / "data" / "train_hr", offline, samples=2, seed=0, batch=1,
+                   tile=None, overlap=0, device="cpu", progress=False)
+    opt = _opt(workspace)
+    opt["datasets"]["train"]["synthetic_lr"] = {"deresnet": str(offline)}
+    opt["degradations"] = [{"offline": "deresnet"}, [{"offline": "deresnet"}, {"generator": str(workspace / "G.pth")}]]
+    model = build_model(opt)
+    batch = _batch(opt)
+    assert batch["lr_deresnet"].shape == (2, 3, 8, 8)
+    model.feed_data(batch)
+    assert torch.equal(model._synthesise(model.sources[0]), batch["lr_deresnet"])
+    model.optimize_parameters(1)
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())

@@ -98,7 +98,8 @@ class CollaborativeSRModel(ProbdegBaseModel):
         for net in self.nets:
             net.train()
         collab = dict(self.opt.get("collab") or {})
-        self.weights = CollabWeights(sup=float(collab.get("lambda_sup", 1.0)), col=float(collab.get("lambda_col", 0.01)),
+        self.weights = CollabWeights(sup=float(collab.get("lambda_sup", 1.0)),
+                                     col=float(collab.get("lambda_col", 0.01)),
                                      ada=float(collab.get("lambda_ada", 10.0)), clamp=bool(collab.get("clamp", False)))
         self.total_progress = int(collab.get("total_progress", train_opt["total_iter"]))
         self.use_real_lr = bool(collab.get("use_real_lr", True))
