@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .synthesis import _plan, _spans
+
 PathLike = Union[str, os.PathLike]
 
 DEFAULT_TILE_PAD = 16
@@ -91,8 +93,8 @@ def probe_sr_net(net: nn.Module, *, channels: int = 3, size: int = 17) -> SRNetI
         try:
             with torch.inference_mode():
                 out = net(x)
-        except RuntimeError as err:  # e.g. pixel_unshuffle of an odd size
-            tried.append(f"{side}x{side}: {str(err).splitlines()[0]}")
+        except (RuntimeError, AssertionError) as err:  # e.g. pixel_unshuffle of an odd size (BasicSR asserts)
+            tried.append(f"{side}x{side}: {(str(err) or type(err).__name__).splitlines()[0]}")
             continue
         if not isinstance(out, Tensor) or out.dim() != 4:
             got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
@@ -100,7 +102,7 @@ def probe_sr_net(net: nn.Module, *, channels: int = 3, size: int = 17) -> SRNetI
         h, w = out.shape[-2:]
         if h != w or h % side or h == 0:
             raise ValueError(f"cannot infer the scale of {type(net).__name__}: a {side}x{side} input gave "
-                             f"{h}x{w}, not an integer enlargement")
+                             f"{h}x{w}, not an integer enlargement (is it an SR network?)")
         return SRNetInfo(h // side, multiple)
     raise ValueError(f"{type(net).__name__} refused every probe input ({'; '.join(tried)})")
 
@@ -201,8 +203,6 @@ def super_resolve(
         if len({i.scale for i in infos}) > 1:
             raise ValueError(f"the ensemble's models must share one scale, got {[i.scale for i in infos]}")
         info = SRNetInfo(infos[0].scale, max(i.multiple for i in infos))
-    from .synthesis import _spans
-
     s = info.scale
     height, width = lr.shape[-2:]
     with torch.inference_mode():
@@ -261,7 +261,6 @@ def sr_folder(
     from tqdm import tqdm
 
     from .io import ImageReadError, image_to_tensor, read_image, write_image
-    from .synthesis import _plan
 
     _check_tiles(tile, tile_pad)
     start = time.perf_counter()

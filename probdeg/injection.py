@@ -16,7 +16,7 @@ that :class:`probdeg.Probabilistic` sets for the duration of one forward call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +33,9 @@ NOISE_LAYOUTS = ("shared", "per_channel")
 SAMPLE_MODES = ("random", "mean")
 
 
+NoiseSource = Callable[["NoiseInjection", Tensor, tuple], Tensor]
+
+
 @dataclass
 class SamplingContext:
     """How the injection layers draw eps during the current forward call.
@@ -41,11 +44,14 @@ class SamplingContext:
         mode: ``"random"`` draws eps ~ N(0, I); ``"mean"`` uses eps = 0 (the mean of each latent).
         temperature: eps is multiplied by this factor (1 = the trained distribution).
         generator: optional ``torch.Generator`` for reproducible draws; ``None`` uses the global RNG.
+        noise: optional source of eps, ``noise(layer, h, shape) -> eps`` with ``shape`` (B, 1 or C, H, W), used
+            instead of i.i.d. draws (e.g. noise keyed by image position, so that tiled synthesis has no seams).
     """
 
     mode: SampleMode = "random"
     temperature: float = 1.0
     generator: Optional[torch.Generator] = None
+    noise: Optional[NoiseSource] = None
 
 
 def draw_noise(shape: tuple[int, ...], like: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -143,7 +149,8 @@ class NoiseInjection(nn.Module):
         if ctx.mode == "mean" or ctx.temperature == 0:
             return mu
         b, c, height, width = h.shape
-        eps = draw_noise((b, 1 if self.noise == "shared" else c, height, width), h, ctx.generator)
+        shape = (b, 1 if self.noise == "shared" else c, height, width)
+        eps = draw_noise(shape, h, ctx.generator) if ctx.noise is None else ctx.noise(self, h, shape)
         if ctx.temperature != 1:
             eps = eps * ctx.temperature
         if self.noise == "shared" and self.shift_conv is None:

@@ -1,8 +1,8 @@
 """Synthesise LR datasets from HR images with a trained degradation generator: tiles, reproducible noise, grids.
 
-Noise. A probabilistic generator's latents are drawn here, not by its layers: the layers run in ``"mean"`` mode
-and a forward hook on each :class:`~probdeg.NoiseInjection` adds ``sigma(h) * temperature * eps``, the layer's own
-formula. ``eps`` is a fixed field over the whole image, made of cells of :data:`NOISE_CELL` x :data:`NOISE_CELL`
+Noise. A probabilistic generator's eps is supplied here, through the layers' noise source
+(:attr:`probdeg.SamplingContext.noise`): each :class:`~probdeg.NoiseInjection` keeps its own formula, only its
+i.i.d. draw is replaced. ``eps`` is a fixed field over the whole image, made of cells of :data:`NOISE_CELL` x :data:`NOISE_CELL`
 values (at the layer's resolution), each cell drawn from a CPU ``torch.Generator`` seeded by a hash of
 ``(sample seed, layer index, cell row, cell column)``. The noise at a pixel therefore depends on its position and
 the sample seed only, never on how the image is cut into tiles, on the other images of a batch, or on the device,
@@ -86,10 +86,10 @@ def infer_scale(G: nn.Module, *, size: int = 64) -> int:
 
 # ------------------------------------------------------------------------------------------------------------ noise
 class _NoiseField:
-    """Forward hooks that add position-keyed noise to every latent layer, for a batch of items with one seed each."""
+    """A noise source for the latent layers: position-keyed eps, for a batch of items with one seed each."""
 
     def __init__(self, layers: list[NoiseInjection], seeds: Sequence[int]) -> None:
-        self.layers = layers
+        self.index = {id(layer): i for i, layer in enumerate(layers)}  # the layer's number in the seed
         self.seeds = [int(s) for s in seeds]
         self.window = (0, 0, 0, 0)  # (top, left, height, width) of the current input, in HR pixels of the image
         self._generator = torch.Generator()
@@ -108,56 +108,37 @@ class _NoiseField:
                     cell[:, top - cy * n:bottom - cy * n, left - cx * n:right - cx * n]
         return out
 
-    def eps(self, index: int, layer: NoiseInjection, h: Tensor) -> Tensor:
-        """The noise of the current window at layer ``index``, shape (B, 1 or C, H_l, W_l)."""
+    def __call__(self, layer: NoiseInjection, h: Tensor, shape: tuple) -> Tensor:
+        """The noise of the current window at ``layer``: ``shape`` = (B, 1 or C, H_l, W_l)."""
+        index = self.index[id(layer)]
         top, left, height, width = self.window
-        fh, fw = h.shape[-2:]
+        fh, fw = shape[-2:]
         if height % fh or width % fw or top % (height // fh) or left % (width // fw):
             raise ValueError(f"cannot place the noise of latent {layer.name or index}: its feature is {fh}x{fw} for "
                              f"a {height}x{width} input at ({top}, {left}); only integer down-sampling is supported")
         sy, sx = height // fh, width // fw
-        if h.shape[0] != len(self.seeds):
-            raise ValueError(f"latent {layer.name or index} got a batch of {h.shape[0]}, expected {len(self.seeds)}")
-        channels = 1 if layer.noise == "shared" else layer.channels
-        eps = torch.stack([self._cells(seed, index, channels, top // sy, left // sx, fh, fw) for seed in self.seeds])
+        if shape[0] != len(self.seeds):
+            raise ValueError(f"latent {layer.name or index} got a batch of {shape[0]}, expected {len(self.seeds)}")
+        eps = torch.stack([self._cells(seed, index, shape[1], top // sy, left // sx, fh, fw) for seed in self.seeds])
         return eps.to(device=h.device, dtype=h.dtype)
-
-    def hook(self, index: int):
-        def add_noise(layer: NoiseInjection, args: tuple, output: Tensor) -> Tensor:
-            temperature = layer.context.temperature
-            if temperature == 0:
-                return output
-            h = args[0]
-            eps = self.eps(index, layer, h)
-            if temperature != 1:
-                eps = eps * temperature
-            return output + layer.sigma(h) * eps
-        return add_noise
 
 
 @contextlib.contextmanager
 def _noise(G: nn.Module, seeds: Sequence[int], *, mode: str = "random") -> Iterator[_NoiseField]:
-    """Run ``G``'s latent layers in mean mode and, for ``mode="random"``, add :class:`_NoiseField` noise."""
+    """Run ``G``'s latent layers in ``mode`` with :class:`_NoiseField` as their noise source."""
     if mode not in SAMPLE_MODES:
         raise ValueError(f"mode must be one of {SAMPLE_MODES}, got {mode!r}")
     layers = [m for m in G.modules() if isinstance(m, NoiseInjection)]
     field = _NoiseField(layers, seeds)
     contexts = {id(layer.context): layer.context for layer in layers}
-    saved = {key: ctx.mode for key, ctx in contexts.items()}
-    handles = []
+    saved = {key: (ctx.mode, ctx.noise) for key, ctx in contexts.items()}
     try:
         for ctx in contexts.values():
-            ctx.mode = "mean"
-        if mode == "random":
-            # The index in the seed counts every latent layer; layers whose noise scale is zero add nothing.
-            handles = [layer.register_forward_hook(field.hook(i)) for i, layer in enumerate(layers)
-                       if bool(layer.weight.detach().abs().sum() > 0)]
+            ctx.mode, ctx.noise = mode, field
         yield field
     finally:
-        for handle in handles:
-            handle.remove()
         for key, ctx in contexts.items():
-            ctx.mode = saved[key]
+            ctx.mode, ctx.noise = saved[key]
 
 
 def is_stochastic(G: nn.Module) -> bool:
@@ -341,8 +322,8 @@ def list_inputs(input_dir: PathLike, *, exclude: Optional[PathLike] = None) -> l
     if exclude is None:
         return images
     in_root, out_root = input_dir.resolve(), Path(exclude).resolve()
-    return [path for path in images
-            if not (_is_within(in_root / path.relative_to(input_dir), out_root) or _is_within(path.resolve(), out_root))]
+    return [path for path in images if not (_is_within(in_root / path.relative_to(input_dir), out_root)
+                                            or _is_within(path.resolve(), out_root))]
 
 
 def _plan(input_dir: Path, output_dir: Path, samples: int,

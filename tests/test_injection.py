@@ -133,3 +133,19 @@ def test_fused_path_equals_the_plain_formula_values_and_gradients(sigma, memory_
     assert torch.allclose(fused, plain, atol=1e-6)
     for a, b in zip(fused_grads, plain_grads):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("noise", ["shared", "per_channel"])
+def test_a_custom_noise_source_replaces_the_iid_draws(noise):
+    calls = []
+
+    def ones(layer, h, shape):
+        calls.append((layer.name, shape))
+        return torch.ones(shape, dtype=h.dtype)
+
+    ctx = SamplingContext(noise=ones, temperature=2.0)
+    layer = NoiseInjection(3, noise=noise, std=0.5, context=ctx, name="blocks.0")
+    nn.init.ones_(layer.weight)
+    h = torch.zeros(2, 3, 4, 5)
+    assert torch.equal(layer(h), torch.full((2, 3, 4, 5), 1.0))  # weight 1 x std 0.5 x eps 1 x temperature 2
+    assert calls == [("blocks.0", (2, 1 if noise == "shared" else 3, 4, 5))]

@@ -187,8 +187,8 @@ def test_noise_statistics_do_not_change_at_tile_borders():
 
 @pytest.mark.parametrize("sigma,noise", [("channel", "shared"), ("conditional", "shared"),
                                          ("channel", "per_channel"), ("conditional", "per_channel")])
-def test_the_position_keyed_noise_follows_the_layer_formula(sigma, noise, monkeypatch):
-    # With the layer's own noise draw replaced by the field's, the layer's forward gives the same image.
+def test_the_position_keyed_noise_is_the_layers_noise_source(sigma, noise):
+    # The field only replaces each layer's i.i.d. draw: the layer's own formula (fused or not) does the rest.
     torch.manual_seed(0)
     G = probabilistic_deresnet(num_feat=8, num_blocks=2, scale=4, sigma=sigma, noise=noise,
                                mean_shift=sigma == "conditional")
@@ -196,19 +196,17 @@ def test_the_position_keyed_noise_follows_the_layer_formula(sigma, noise, monkey
     G.eval()
     hr = torch.rand(2, 3, 40, 48, generator=torch.Generator().manual_seed(3))
     seeds = [sample_seed(0, "x", 0), sample_seed(0, "x", 1)]
-    field = _NoiseField([], seeds)
+    field = _NoiseField(list(G.injections), seeds)
     field.window = (0, 0, 40, 48)
-    layers = list(G.injections)
-    calls = iter(range(len(layers)))
-
-    def field_noise(shape, like, generator):
-        index = next(calls)
-        return field.eps(index, layers[index], like)
-
-    monkeypatch.setattr("probdeg.injection.draw_noise", field_noise)
+    G.sampling.noise = field
     with torch.no_grad():
         native = G(hr).clamp(0, 1)
-    assert torch.allclose(degrade_batch(G, hr, seeds, scale=4), native, atol=1e-5)
+        eps = field(G.injections[0], hr, (2, 1 if noise == "shared" else 8, 40, 48))
+    G.sampling.noise = None
+    assert torch.allclose(degrade_batch(G, hr, seeds, scale=4), native, atol=1e-6)
+    assert not torch.allclose(degrade_batch(G, hr, seeds, scale=4, mode="mean"), native, atol=1e-3)
+    assert eps.shape[1] == (1 if noise == "shared" else 8) and abs(eps.std().item() - 1) < 0.1
+    assert G.sampling.noise is None and G.sampling.mode == "random"  # degrade_batch restores the context
 
 
 def test_bad_tiles_and_inputs_are_refused():

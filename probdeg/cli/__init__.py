@@ -7,13 +7,15 @@ import sys
 from typing import Optional
 
 from .. import __version__
-from . import degrade, sample_data, summary, train
+from . import degrade, evaluate, sample_data, sr, summary, train
 
 COMMANDS = {
     "train": train,
     "sample-data": sample_data,
     "summary": summary,
     "degrade": degrade,
+    "sr": sr,
+    "eval": evaluate,
 }
 
 

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--model", required=True, metavar="A.pth[,B.pth...]", help="SR checkpoint(s) written by "
                         "probdeg; several, comma-separated, are averaged (the ensemble mean) and must share one scale")
-    parser.add_argument("--input", required=True, help="folder of LR images (searched recursively)")
-    parser.add_argument("--output", required=True, help="folder for the SR images, <dir>/<stem>.png (sub-folders "
-                        "are kept; existing outputs are skipped)")
+    parser.add_argument("--input", required=True, metavar="LR_DIR", help="folder of LR images (searched recursively)")
+    parser.add_argument("--output", required=True, metavar="SR_DIR", help="folder for the SR images, "
+                        "<dir>/<stem>.png (sub-folders are kept; existing outputs are skipped)")
     add_tile_arguments(parser, DEFAULT_TILE_PAD)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -58,13 +58,15 @@ class ProbdegBaseModel(BaseModel):
             self.schedulers.append(torch.optim.lr_scheduler.LambdaLR(optimizer, factor))
 
     def save_network(self, net, net_label: str, current_iter: int, param_key: str = "params") -> None:
+        if self.opt.get("rank", 0) != 0:
+            return
         name = "latest" if current_iter == -1 else current_iter
         path = os.path.join(self.opt["path"]["models"], f"{net_label}_{name}.pth")
         save_checkpoint(path, self.get_bare_model(net), self.network_options[net_label],
                         extra={"iter": int(current_iter)}, param_key=param_key)
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
-        if current_iter == -1:
+        if current_iter == -1 or self.opt.get("rank", 0) != 0:
             return
         state = {"epoch": epoch, "iter": current_iter, "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers], "torch_rng": torch.get_rng_state()}

@@ -1,0 +1,138 @@
+"""``probdeg eval``: PSNR / SSIM (/ LPIPS) of an SR folder against its GT, or the robustness sweep of Figure 7.
+
+Two forms (see :data:`DESCRIPTION`)::
+
+    probdeg eval --sr SR_DIR --gt GT_DIR [--crop-border 4] [--y-channel] [--out DIR]
+    probdeg eval --noise-sigmas 0,5,10,15 --lr LR_DIR --gt GT_DIR --out DIR \\
+        --model A.pth,B.pth --label ensemble --model C.pth --label single
+
+In the sweep each ``--model`` is one curve (several comma-separated checkpoints are averaged as an ensemble), and
+each ``--label`` names the ``--model`` just before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+DESCRIPTION = """score SR images against their ground truth, or sweep LR noise levels for several models:
+
+  probdeg eval --sr SR_DIR --gt GT_DIR [--crop-border 4] [--y-channel] [--out DIR]
+  probdeg eval --noise-sigmas 0,5,10,15 --lr LR_DIR --gt GT_DIR --out DIR \\
+      --model A.pth,B.pth --label ensemble --model C.pth --label single
+
+The first writes metrics.csv and metrics.json (PSNR and SSIM as BasicSR computes them, LPIPS when its weights exist).
+The second adds Gaussian noise to the LR images, super-resolves them with each --model (comma-separated checkpoints
+are averaged as an ensemble; each --label names the --model just before it) and writes robustness.csv, .json and a
+PSNR-vs-sigma plot, robustness.png. Exit code 1 when some GT images were not scored."""
+
+HELP = ("score SR images against GT (PSNR, SSIM, LPIPS when its weights exist), or sweep LR noise levels for "
+        "several models (exit code 1 when some GT images were not scored)")
+
+
+class _ModelAction(argparse.Action):
+    """``--model A.pth[,B.pth]``: starts a new model group."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        groups = list(getattr(namespace, self.dest) or [])
+        groups.append({"model": values, "label": None})
+        setattr(namespace, self.dest, groups)
+
+
+class _LabelAction(argparse.Action):
+    """``--label NAME``: names the ``--model`` group given just before it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        groups = getattr(namespace, "models", None)
+        if not groups:
+            parser.error(f"--label {values!r} comes before any --model: each --label names the --model before it")
+        if groups[-1]["label"] is not None:
+            parser.error(f"--model {groups[-1]['model']} got two labels, {groups[-1]['label']!r} and {values!r}")
+        groups[-1]["label"] = values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..inference import DEFAULT_TILE_PAD
+    from .sr import add_tile_arguments
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = DESCRIPTION
+    parser.add_argument("--sr", default=None, metavar="SR_DIR",
+                        help="folder of SR images to score (searched recursively)")
+    parser.add_argument("--gt", required=True, metavar="GT_DIR", help="folder of ground-truth HR images; files pair "
+                        "by relative path without extension, or as BasicSR's <stem>_<suffix>.png")
+    parser.add_argument("--crop-border", type=int, default=4, help="pixels left out on every side (default: 4)")
+    parser.add_argument("--y-channel", action="store_true", help="PSNR and SSIM on the Y channel of YCbCr")
+    parser.add_argument("--out", default=None, metavar="DIR", help="folder for metrics.csv / metrics.json (default: "
+                        "the --sr folder), or for robustness.csv / .json / .png (required with --noise-sigmas)")
+    parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS even when its weights exist")
+    parser.add_argument("--lpips-weights", default=None, metavar="FILE", help="torchvision's AlexNet checkpoint for "
+                        "LPIPS (default: the torch hub cache)")
+    sweep = parser.add_argument_group("robustness sweep (MSSR Figure 7)")
+    sweep.add_argument("--noise-sigmas", default=None, metavar="0,5,10,15", help="Gaussian noise levels in 8-bit "
+                       "units added to the LR images; switches to the sweep")
+    sweep.add_argument("--lr", default=None, metavar="LR_DIR",
+                       help="folder of clean LR images, paired with --gt by name")
+    sweep.add_argument("--model", dest="models", action=_ModelAction, default=None, metavar="A.pth[,B.pth...]",
+                       help="one curve: a checkpoint, or several comma-separated ones averaged as an ensemble; "
+                       "repeat for more curves")
+    sweep.add_argument("--label", action=_LabelAction, default=argparse.SUPPRESS, help="name of the --model just "
+                       "before it (default: the checkpoint stems joined by +)")
+    sweep.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    add_tile_arguments(sweep, DEFAULT_TILE_PAD)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _report(lines: list[str], kind: str) -> None:
+    for line in lines:
+        print(f"probdeg eval: {kind}: {line}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .sr import resolve_device
+
+    if args.noise_sigmas is not None:
+        return _run_sweep(args, resolve_device(args.device))
+    if args.sr is None:
+        raise ValueError("give --sr SR_DIR to score, or --noise-sigmas with --lr and --model for the noise sweep")
+    stray = [flag for flag, value in (("--lr", args.lr), ("--model", args.models)) if value is not None]
+    if stray:
+        raise ValueError(f"{' and '.join(stray)} only go with --noise-sigmas (the noise sweep)")
+    from ..evaluation import evaluate_folders, write_metrics
+
+    evaluation = evaluate_folders(args.sr, args.gt, crop_border=args.crop_border, y_channel=args.y_channel,
+                                  lpips=False if args.no_lpips else None, lpips_weights=args.lpips_weights,
+                                  device=resolve_device(args.device), progress=not args.no_progress)
+    _report(evaluation.notes, "note")
+    _report(evaluation.matching.problems("SR"), "warning")
+    _report(evaluation.failures, "warning")
+    csv_path, json_path = write_metrics(evaluation, args.out if args.out is not None else args.sr)
+    print(evaluation.table())
+    print(f"eval: {len(evaluation.rows)} images scored (crop border {args.crop_border}"
+          f"{', Y channel' if args.y_channel else ', RGB'}) -> {csv_path}, {json_path}")
+    return 0 if evaluation.complete else 1
+
+
+def _run_sweep(args: argparse.Namespace, device: str) -> int:
+    from ..evaluation import noise_sweep, write_sweep
+
+    missing = [flag for flag, value in (("--lr", args.lr), ("--model", args.models), ("--out", args.out))
+               if value is None]
+    if missing:
+        raise ValueError(f"the noise sweep needs {', '.join(missing)}")
+    if args.sr is not None:
+        raise ValueError("--sr does not go with --noise-sigmas: the sweep makes its own SR images from --lr")
+    groups: list[dict[str, Any]] = args.models
+    sweep = noise_sweep([g["model"] for g in groups], args.lr, args.gt, sigmas=args.noise_sigmas,
+                        labels=[g["label"] for g in groups], seed=args.seed, crop_border=args.crop_border,
+                        y_channel=args.y_channel, tile=args.tile, tile_pad=args.tile_pad, device=device,
+                        progress=not args.no_progress)
+    _report(sweep.matching.problems("LR"), "warning")
+    _report(sweep.failures, "warning")
+    paths = write_sweep(sweep, args.out)
+    print(sweep.table())
+    scored = len(next(iter(sweep.per_image.values())))
+    print(f"eval: noise sweep over {scored} images, {len(sweep.labels)} model(s) -> {', '.join(map(str, paths))}")
+    return 0 if sweep.matching.complete and not sweep.failures else 1
