@@ -2,10 +2,10 @@
 
 Noise. A probabilistic generator's eps is supplied here, through the layers' noise source
 (:attr:`probdeg.SamplingContext.noise`): each :class:`~probdeg.NoiseInjection` keeps its own formula, only its
-i.i.d. draw is replaced. ``eps`` is a fixed field over the whole image, made of cells of :data:`NOISE_CELL` x :data:`NOISE_CELL`
-values (at the layer's resolution), each cell drawn from a CPU ``torch.Generator`` seeded by a hash of
-``(sample seed, layer index, cell row, cell column)``. The noise at a pixel therefore depends on its position and
-the sample seed only, never on how the image is cut into tiles, on the other images of a batch, or on the device,
+i.i.d. draw is replaced. ``eps`` is a fixed field over the whole image, made of cells of :data:`NOISE_CELL` x
+:data:`NOISE_CELL` values (at the layer's resolution), each cell drawn from a CPU ``torch.Generator`` seeded by a
+hash of ``(sample seed, layer index, cell row, cell column)``. The noise at a pixel therefore depends on its position
+and the sample seed only, never on how the image is cut into tiles, on the other images of a batch, or on the device,
 so
 
 - tiles do not restart the noise: a tiled run sees exactly the noise of an untiled one (no seam, no change of
