@@ -22,7 +22,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-from basicsr.archs.rrdbnet_arch import RRDBNet
 
 import probdeg.integrations.basicsr  # noqa: F401  (torchvision fix before basicsr)
 from probdeg.collab import CollabWeights, collaborative_step
@@ -67,6 +66,8 @@ def timed(fn, device, repeats: int, warmup: int) -> float:
 
 def measure(k: int, args: argparse.Namespace, device: torch.device) -> tuple[float, float, float]:
     """Median seconds of (one supervised step, one probdeg CL step, one released-order step) for K models."""
+    from basicsr.archs.rrdbnet_arch import RRDBNet  # after the glue's torchvision fix (import order matters)
+
     weights = CollabWeights()
     models = [RRDBNet(3, 3, num_feat=args.feat, num_block=args.blocks, num_grow_ch=args.feat // 2).to(device)
               for _ in range(k)]
