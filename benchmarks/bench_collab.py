@@ -50,18 +50,20 @@ def supervised_step(model, optimizer, stacked, target) -> None:
     optimizer.step()
 
 
-def timed(fn, device, repeats: int, warmup: int) -> float:
-    times = []
+def timed(fns, device, repeats: int, warmup: int) -> list[float]:
+    """Median seconds of each function, run in turn round after round so that drift hits all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for i in range(warmup + repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for j, fn in enumerate(fns):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[j].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def measure(k: int, args: argparse.Namespace, device: torch.device) -> tuple[float, float, float]:
@@ -81,7 +83,7 @@ def measure(k: int, args: argparse.Namespace, device: torch.device) -> tuple[flo
     steps = (lambda: supervised_step(models[0], optimizers[0], stacked, target),
              lambda: collaborative_step(models, optimizers, synthetic, hr, real, 500, 1000, weights),
              lambda: released_order_step(models, optimizers, synthetic, hr, real, 500, 1000, weights))
-    return tuple(timed(step, device, args.repeats, args.warmup) for step in steps)
+    return tuple(timed(steps, device, args.repeats, args.warmup))
 
 
 def main() -> None:
@@ -93,7 +95,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
