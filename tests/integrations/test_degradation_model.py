@@ -68,3 +68,26 @@ def test_nonfinite_losses_skip_the_step_and_repeated_ones_stop_the_run(tmp_path)
     with pytest.raises(NonFiniteLossError, match="consecutive"):
         for it in range(2, 30):
             model.optimize_parameters(it)
+
+
+def test_validation_uses_lpips_for_realism_when_its_weights_exist_else_the_weight_free_figure(tmp_path, monkeypatch):
+    torchvision = pytest.importorskip("torchvision")
+    from basicsr.data import build_dataloader, build_dataset
+
+    from probdeg.sample_data import make_sample_data
+
+    make_sample_data(tmp_path / "datasets" / "sample", seed=0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    model = _model(tmp_path)
+    val_opt = dict(model.opt["datasets"]["val"], crop_size=None)  # whole images: LR sides of 32 px and more
+    loader = build_dataloader(build_dataset(val_opt), val_opt, num_gpu=0, dist=False, sampler=None, seed=0)
+    model.validation(loader, 1, None, save_img=False)
+    assert "realism_hf" in model.metric_results and "realism_lpips" not in model.metric_results
+    weights = tmp_path / "torch_home" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    weights.parent.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet().state_dict(), weights)
+    model = _model(tmp_path)
+    model.validation(loader, 2, None, save_img=False)
+    assert "realism_lpips" in model.metric_results and "realism_hf" not in model.metric_results
+    assert {"psnr_lr", "diversity", "psnr_vs_bicubic"} <= set(model.metric_results)

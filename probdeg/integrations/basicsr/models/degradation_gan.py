@@ -11,7 +11,7 @@ from basicsr.utils import get_root_logger
 
 from ....build import build_network
 from ....io import write_image
-from ....losses import ColorLoss, LPIPSLoss
+from ....losses import ColorLoss, LPIPSLoss, alexnet_weights_path
 from ....metrics import high_frequency_distance, psnr, sample_diversity
 from ....wrapper import param_groups
 from .base import ProbdegBaseModel
@@ -129,8 +129,9 @@ class DegradationGANModel(ProbdegBaseModel):
         """Figures on the validation images (HR, optional paired LR, real LR):
 
         - ``psnr_lr``: PSNR of G(HR) against the paired LR (when the dataset has one);
-        - ``realism``: LPIPS(G(HR), paired LR) when LPIPS is loaded, else the weight-free high-frequency
-          statistics distance between G(HR) and the real LR (lower is better);
+        - ``realism_lpips``: LPIPS(G(HR), paired LR) when the AlexNet weights exist (images of 32 px and more),
+          else ``realism_hf``, the weight-free high-frequency statistics distance between G(HR) and the real LR
+          (lower is better for both);
         - ``diversity``: mean pairwise L1 of ``val.num_samples`` samples per HR (0 = deterministic);
         - ``psnr_vs_bicubic``: PSNR of G(HR) against plain bicubic; very high values mean G collapsed to bicubic.
         """
@@ -150,7 +151,7 @@ class DegradationGANModel(ProbdegBaseModel):
                 figures["diversity"] = sample_diversity(samples)
             if "lr" in data:
                 figures["psnr_lr"] = psnr(first, data["lr"].to(self.device)).mean()
-                if self.cri_perceptual_val is not None:
+                if self.cri_perceptual_val is not None and min(first.shape[-2:]) >= 32:  # AlexNet's smallest input
                     figures["realism_lpips"] = self.cri_perceptual_val(first, data["lr"].to(self.device))
             generated.append(first.cpu())
             if "real_lr" in data:
@@ -170,7 +171,13 @@ class DegradationGANModel(ProbdegBaseModel):
 
     @property
     def cri_perceptual_val(self):
-        return getattr(self, "cri_perceptual", None)
+        """LPIPS for the realism figure: the training loss's when loaded, else loaded once if its weights exist."""
+        if getattr(self, "cri_perceptual", None) is not None:
+            return self.cri_perceptual
+        if not hasattr(self, "_lpips_val"):
+            weights = ((self.opt.get("train") or {}).get("perceptual_opt") or {}).get("weights")
+            self._lpips_val = LPIPSLoss(weights).to(self.device) if alexnet_weights_path(weights).is_file() else None
+        return self._lpips_val
 
     def _samples(self, net_g, hr: torch.Tensor) -> torch.Tensor:
         if hasattr(net_g, "injections") and self.val_samples > 1:
