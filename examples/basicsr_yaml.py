@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import torch
 import yaml
-from _common import check_sampling, parse_args, unpaired_folders
-from plain_pytorch_loop import bicubic_down, train_degradation_gan, unpaired_batches
+from _common import parse_args
+from plain_pytorch_loop import bicubic_down, train_and_check
 
 from probdeg.integrations.basicsr import build_network
 
@@ -50,14 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     opt = yaml.safe_load(OPTIONS)
     G = build_network(opt["network_g"])
     D = build_network(opt["network_d"])
-    print(G.summary())
     train_opt = opt["train"]
-    with unpaired_folders(args) as (hr_folder, lr_folder):
-        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-        train_degradation_gan(G, batches, steps=args.steps, to_input=bicubic_down, discriminator=D,
-                              lr=train_opt["optim_g"]["lr"], injection_lr=train_opt["optim_g"]["injection_lr"],
-                              gan_weight=train_opt["gan_weight"])
-        check_sampling(G, bicubic_down(next(batches)["hr"][:4]), seed=args.seed)
+    train_and_check(G, args, to_input=bicubic_down, discriminator=D, lr=train_opt["optim_g"]["lr"],
+                    injection_lr=train_opt["optim_g"]["injection_lr"], gan_weight=train_opt["gan_weight"])
 
 
 if __name__ == "__main__":

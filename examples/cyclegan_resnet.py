@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from _common import check_sampling, parse_args, unpaired_folders
-from plain_pytorch_loop import train_degradation_gan, unpaired_batches
+from _common import parse_args
+from plain_pytorch_loop import train_and_check
 from torch import Tensor, nn
 
 from probdeg import Probabilistic
@@ -79,11 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, steps=60, argv=argv)
     torch.manual_seed(args.seed)
     G = Probabilistic(ResnetDownscaler(), at=["type:ResnetBlock", "after:type:Downsample"], sigma="conditional")
-    print(G.summary())
-    with unpaired_folders(args) as (hr_folder, lr_folder):
-        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-        train_degradation_gan(G, batches, steps=args.steps)
-        check_sampling(G, next(batches)["hr"][:4], seed=args.seed)
+    train_and_check(G, args)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ which reads the image, gets none.
 from __future__ import annotations
 
 import torch
-from _common import check_sampling, parse_args, unpaired_folders
-from plain_pytorch_loop import bicubic_down, train_degradation_gan, unpaired_batches
+from _common import parse_args
+from plain_pytorch_loop import bicubic_down, train_and_check
 from torch import Tensor, nn
 
 from probdeg import Probabilistic
@@ -56,11 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     # The probe runs on a 64x64 image by default; an LR-sized one makes the summary show the sizes met in training.
     G = Probabilistic(DSGANGenerator(), example_input=torch.rand(1, 3, args.crop // 4, args.crop // 4))
-    print(G.summary())
-    with unpaired_folders(args) as (hr_folder, lr_folder):
-        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-        train_degradation_gan(G, batches, steps=args.steps, to_input=bicubic_down)
-        check_sampling(G, bicubic_down(next(batches)["hr"][:4]), seed=args.seed)
+    train_and_check(G, args, to_input=bicubic_down)
 
 
 if __name__ == "__main__":

@@ -125,16 +125,23 @@ def train_degradation_gan(
     return D
 
 
+def train_and_check(G: nn.Module, args, *, to_input: Optional[Callable[[Tensor], Tensor]] = None,
+                    **train_options) -> None:
+    """What every example does with its wrapped generator: print where the latents went, train it on the unpaired
+    folders of ``args`` (``--hr/--lr`` or the sample task), then check that samples differ and the mean repeats."""
+    print(G.summary())
+    with unpaired_folders(args) as (hr_folder, lr_folder):
+        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
+        train_degradation_gan(G, batches, steps=args.steps, to_input=to_input, **train_options)
+        hr = next(batches)["hr"][:4]
+        check_sampling(G, to_input(hr) if to_input is not None else hr, seed=args.seed)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(__doc__, steps=100, argv=argv)
     torch.manual_seed(args.seed)
-    with unpaired_folders(args) as (hr_folder, lr_folder):
-        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-        # DeResnet declares its own injection points (before each residual block, as in the released MSSR code).
-        G = Probabilistic(DeResnet(scale=SCALE, num_feat=32, num_blocks=4), sigma="channel")
-        print(G.summary())
-        train_degradation_gan(G, batches, steps=args.steps)
-        check_sampling(G, next(batches)["hr"][:4], seed=args.seed)
+    # DeResnet declares its own injection points (before each residual block, as in the released MSSR code).
+    train_and_check(Probabilistic(DeResnet(scale=SCALE, num_feat=32, num_blocks=4), sigma="channel"), args)
     print(f"basicsr imported: {'basicsr' in sys.modules}")
 
 

@@ -18,8 +18,8 @@ import re
 import timm
 import torch
 import torch.nn.functional as F
-from _common import check_sampling, parse_args, unpaired_folders
-from plain_pytorch_loop import train_degradation_gan, unpaired_batches
+from _common import parse_args
+from plain_pytorch_loop import train_and_check
 from torch import Tensor, nn
 
 from probdeg import Probabilistic
@@ -64,11 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, steps=200, argv=argv)
     torch.manual_seed(args.seed)
     G = Probabilistic(TimmDownscaler("resnet18"), at=at_residual_blocks)
-    print(G.summary())
-    with unpaired_folders(args) as (hr_folder, lr_folder):
-        batches = unpaired_batches(hr_folder, lr_folder, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-        train_degradation_gan(G, batches, steps=args.steps)
-        check_sampling(G, next(batches)["hr"][:4], seed=args.seed)
+    train_and_check(G, args)
 
 
 if __name__ == "__main__":

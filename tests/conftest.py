@@ -47,6 +47,16 @@ def sequential_net(channels: int = 8) -> nn.Sequential:
                          nn.ReLU(), nn.Conv2d(channels, 3, 3, padding=1))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny-tensor tests: OpenMP hand-offs between threads cost more than the work,
+    badly so on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 NET_BUILDERS = {"sequential": sequential_net, "residual": ResidualNet, "strided_tail": StridedTailNet}
 
 

@@ -49,13 +49,7 @@ def conv_sr(seed: int) -> nn.Sequential:
     return net.eval()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: OpenMP hand-offs between threads cost more than the work, badly so on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest.one_thread
 
 
 def outputs(folder: Path) -> dict[str, np.ndarray]:
