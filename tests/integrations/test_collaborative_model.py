@@ -146,7 +146,10 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
     first = model._synthesise(model.sources[0])
     second = model._synthesise(model.sources[0])
     assert first.shape == (2, 3, 8, 8) and not torch.equal(first, second)  # fresh latents every iteration
-    bicubic = model._synthesise([{"kind": "bicubic"}])
+    bicubic = model._synthesise([{"kind": "bicubic"}])  # computed here: this batch has no hr_bicubic
+    model.data["hr_bicubic"] = bicubic * 0.5
+    assert torch.equal(model._synthesise([{"kind": "bicubic"}]), bicubic * 0.5)  # the loader's, when it made one
+    del model.data["hr_bicubic"]
     torch.manual_seed(3)
     mixed = model._synthesise(model.sources[1])
     for i in range(2):

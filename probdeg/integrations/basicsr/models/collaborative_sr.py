@@ -145,7 +145,10 @@ class CollaborativeSRModel(ProbdegBaseModel):
                 with torch.no_grad():
                     batches.append(source["net"](self.hr).clamp(0, 1))
             elif source["kind"] == "bicubic":
-                batches.append(_bicubic_batch(self.hr, int(self.opt["scale"])))
+                # Made by the dataset's workers when it has `bicubic_reference: true`; else here, per image.
+                reference = self.data.get("hr_bicubic")
+                batches.append(reference.to(self.device).clamp(0, 1) if reference is not None
+                               else _bicubic_batch(self.hr, int(self.opt["scale"])))
             else:
                 batches.append(self.data[source["key"]].to(self.device))
         if len(batches) == 1:
