@@ -51,7 +51,8 @@ def init_distributed(launcher: str) -> tuple[bool, int, int]:
 
 def latest_training_state(opt: dict) -> Optional[Path]:
     folder = Path(opt["path"]["training_states"])
-    states = sorted(folder.glob("*.state"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
+    # Only complete states: "<iter>.state". A save killed midway leaves a hidden temporary file, never one of these.
+    states = sorted((p for p in folder.glob("*.state") if p.stem.isdigit()), key=lambda p: int(p.stem))
     return states[-1] if states else None
 
 
