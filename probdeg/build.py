@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 from collections.abc import Mapping
 from copy import deepcopy
 from typing import Any, Callable, Optional
@@ -38,10 +40,46 @@ def build_from_options(opt: Mapping[str, Any], lookup: Lookup, known: Callable[[
         close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known types: {', '.join(names)}"
         raise KeyError(f"unknown network type {name!r} in {where}; {hint}")
+    check_options(str(name), constructor, kwargs)
     try:
         return constructor(**kwargs)
     except TypeError as err:
         raise TypeError(f"cannot build network type {name!r} from options {kwargs}: {err}") from err
+
+
+def check_options(name: str, constructor: Callable, kwargs: Mapping[str, Any]) -> None:
+    """Raise TypeError naming each option ``constructor`` cannot take, with the closest accepted name."""
+    unknown = _unknown_options(constructor, kwargs)
+    if unknown:
+        accepted = _accepted_options(constructor)
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(f"unknown option(s) for network type {name!r}: {', '.join(hints)}; it accepts "
+                        f"{', '.join(accepted)}")
+
+
+def _accepted_options(constructor: Callable) -> list[str]:
+    target = constructor.func if isinstance(constructor, functools.partial) else constructor
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+
+def _unknown_options(constructor: Callable, kwargs: Mapping[str, Any]) -> list[str]:
+    """Keys the constructor cannot take; none when it takes ``**kwargs`` (a wrapper passing them on)."""
+    target = constructor.func if isinstance(constructor, functools.partial) else constructor
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return []
+    accepted = set(_accepted_options(constructor))
+    return [key for key in kwargs if key not in accepted]
 
 
 def _core_archs() -> dict[str, Callable[..., nn.Module]]:
@@ -73,5 +111,6 @@ def build_probabilistic(net: Any, *, builder: Optional[Callable[[Mapping], nn.Mo
     by ``builder`` (default :func:`build_network`; the BasicSR glue passes its registry's)."""
     from .wrapper import Probabilistic
 
+    check_options("Probabilistic", Probabilistic, options)
     module = (builder or build_network)(net) if isinstance(net, Mapping) else net
     return Probabilistic(module, **options)

@@ -97,3 +97,12 @@ def test_another_plugin_owning_a_name_keeps_it_and_probdeg_falls_back(tmp_path):
 
 def test_basicsr_imports_after_the_glue_with_current_torchvision():
     import basicsr.data.degradations  # noqa: F401  (the module that imports functional_tensor)
+
+
+def test_a_misspelt_network_option_names_the_key_and_the_close_match():
+    with pytest.raises(TypeError, match="'sacle' \\(did you mean 'scale'\\?\\)"):
+        basicsr_glue.build_network({"type": "DeResnet", "sacle": 4})
+    with pytest.raises(TypeError, match="'sigam' \\(did you mean 'sigma'\\?\\)"):
+        basicsr_glue.build_network({"type": "Probabilistic", "net": {"type": "DeResnet"}, "sigam": "channel"})
+    with pytest.raises(TypeError, match="'num_blok' \\(did you mean 'num_block'\\?\\)"):  # BasicSR's own arch
+        basicsr_glue.build_network({"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_blok": 2})

@@ -26,7 +26,7 @@ def test_kill_9_mid_training_then_auto_resume_continues_from_the_last_state(tmp_
     opt["network_g"].update(num_feat=8, num_blocks=1)
     opt["network_d"]["num_feat"] = 8
     opt["datasets"]["train"]["crop_size"] = 32
-    opt["train"].update(total_iter=100000, scheduler={"type": "LinearDecay", "decay_start": 10})
+    opt["train"].update(total_iter=100000, scheduler={"type": "LinearDecay", "decay_start": 1})
     opt.pop("val")
     opt["logger"].update(print_freq=1, save_checkpoint_freq=3)
     path = tmp_path / "opt.yml"
