@@ -31,7 +31,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from ....build import build_network
 from ....checkpoint import load_generator
-from ....collab import CollabWeights, collaborative_step, ensemble
+from ....collab import CollabWeights, collaborative_step
 from ..data import matlab_bicubic
 from .base import ProbdegBaseModel
 
@@ -188,9 +188,6 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.output = torch.stack(self.outputs).mean(0)
         for n, mode in zip(nets, modes):
             n.train(mode)
-
-    def ensemble(self, lq: torch.Tensor) -> torch.Tensor:
-        return ensemble(self.inference_nets(), lq)
 
     def get_current_visuals(self) -> OrderedDict:
         visuals = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
