@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,7 @@ def test_wheel_builds_installs_into_a_fresh_venv_and_imports(tmp_path):
                   str(dist)], cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     wheel = next(dist.glob("probdeg-*.whl"))
+    assert "probdeg/presets/tiny/mssr.yml" in zipfile.ZipFile(wheel).namelist()  # what `probdeg demo` runs
     env = tmp_path / "fresh"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
