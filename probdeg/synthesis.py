@@ -491,7 +491,7 @@ def degrade_folder(
 
 
 # ------------------------------------------------------------------------------------------------------------ grid
-def _label_band(width: int, text: str) -> np.ndarray:
+def label_band(width: int, text: str) -> np.ndarray:
     """A black band with ``text`` in white, HWC float RGB."""
     import cv2
 
@@ -559,7 +559,7 @@ def sample_grid(
 
     def put(row: int, column: int, picture: np.ndarray, label: str) -> None:
         top, left = row * row_h, column * cell_w
-        canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w] = _label_band(cell_w, label)
+        canvas[top:top + GRID_LABEL_HEIGHT, left:left + cell_w] = label_band(cell_w, label)
         h, w = picture.shape[:2]
         canvas[top + GRID_LABEL_HEIGHT:top + GRID_LABEL_HEIGHT + h, left:left + w] = picture
 

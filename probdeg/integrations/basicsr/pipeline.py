@@ -32,6 +32,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--set", nargs="+", default=[], metavar="SECTION:KEY=VALUE",
                         help="override options, e.g. train:total_iter=100 (values parsed as YAML)")
+    parser.add_argument("--root", default=None, metavar="DIR",
+                        help="folder that holds experiments/ (default: the current directory)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
@@ -47,6 +50,24 @@ def init_distributed(launcher: str) -> tuple[bool, int, int]:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
         dist.init_process_group(backend=backend)
     return True, dist.get_rank(), dist.get_world_size()
+
+
+def log_to_file(logger: logging.Logger, log_file: str, rank: int) -> None:
+    """Send ``logger`` to this run's ``log_file`` (rank 0 only), replacing the file of an earlier run in this process.
+
+    BasicSR's ``get_root_logger`` opens a log file only the first time it is called, so without this a second
+    training in the same process (``probdeg demo``, tests) would log into the first run's file.
+    """
+    for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        logger.removeHandler(handler)
+        handler.close()
+    if rank != 0:
+        logger.setLevel(logging.ERROR)
+        return
+    logger.setLevel(logging.INFO)
+    handler = logging.FileHandler(log_file, "w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
 
 
 def latest_training_state(opt: dict) -> Optional[Path]:
@@ -96,8 +117,8 @@ def train(args: argparse.Namespace) -> str:
     from tqdm import tqdm
 
     dist, rank, world_size = init_distributed(args.launcher)
-    opt = load_options(args.opt, overrides=args.set, dist=dist, rank=rank, world_size=world_size,
-                       auto_resume=args.auto_resume, debug=args.debug)
+    opt = load_options(args.opt, root=getattr(args, "root", None), overrides=args.set, dist=dist, rank=rank,
+                       world_size=world_size, auto_resume=args.auto_resume, debug=args.debug)
     set_random_seed(opt["manual_seed"] + rank)
     torch.backends.cudnn.benchmark = True
 
@@ -108,7 +129,8 @@ def train(args: argparse.Namespace) -> str:
             mkdir_and_rename(os.path.join(opt["root_path"], "tb_logger", opt["name"]))
     copy_opt_file(args.opt, opt["path"]["experiments_root"])
     log_file = os.path.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
-    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    logger = get_root_logger(logger_name="basicsr")
+    log_to_file(logger, log_file, rank)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
     tb_logger = init_tb_loggers(opt)
@@ -128,7 +150,8 @@ def train(args: argparse.Namespace) -> str:
 
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     start_time = time.time()
-    progress = tqdm(total=total_iters, initial=current_iter, desc=opt["name"], unit="it", disable=rank != 0,
+    progress = tqdm(total=total_iters, initial=current_iter, desc=opt["name"], unit="it",
+                    disable=rank != 0 or getattr(args, "no_progress", False),
                     mininterval=2.0, dynamic_ncols=True)
     # Epochs until the iteration budget is spent (BasicSR's epoch count assumes ceil(len / batch) batches per epoch,
     # which drop_last makes one too many, so it can stop early).
@@ -190,7 +213,8 @@ def test(args: argparse.Namespace) -> str:
     opt = load_options(args.opt, overrides=args.set, is_train=False)
     make_exp_dirs(opt)
     log_file = os.path.join(opt["path"]["log"], f"test_{opt['name']}_{get_time_str()}.log")
-    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    logger = get_root_logger(logger_name="basicsr")
+    log_to_file(logger, log_file, rank=0)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
     loaders = []
