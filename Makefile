@@ -35,9 +35,10 @@ lint: install
 test: install lint
 	$(PY) -m pytest -q
 
-# Until the full pipeline lands, the demo is the README quickstart.
+# The main job: generators, MSSR and the baselines on a small task, then demo_out/report.html (resumable).
+# DEMO_ARGS=--quick for the short budget.
 demo: install
-	$(PY) examples/quickstart.py
+	$(PY) -m probdeg demo $(DEMO_ARGS)
 
 wheel: install
 	$(PY) -m pip wheel . --no-deps --no-build-isolation -w dist

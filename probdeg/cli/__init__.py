@@ -7,7 +7,7 @@ import sys
 from typing import Optional
 
 from .. import __version__
-from . import degrade, evaluate, sample_data, sr, summary, train
+from . import degrade, demo, evaluate, sample_data, sr, summary, train
 
 COMMANDS = {
     "train": train,
@@ -16,6 +16,7 @@ COMMANDS = {
     "degrade": degrade,
     "sr": sr,
     "eval": evaluate,
+    "demo": demo,
 }
 
 

@@ -1,0 +1,70 @@
+"""``probdeg demo``: stage 1, stage 2 and the baselines on a small task (or your folders), with a report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+HELP = ("train the generators, MSSR and the baselines on a small task made from scikit-image's photos (or your "
+        "folders) and write demo_out/report.html; resumable, --quick in about 3 minutes on 2 cores")
+
+
+def _iters(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"expected STAGE1,STAGE2[,PRETRAIN] iterations such as 100,100,500, "
+                                         f"got {text!r}")
+    return values
+
+
+def _budget(name: str) -> tuple[int, int, int]:
+    from ..demo.plan import BUDGETS
+
+    budget = BUDGETS[name]
+    return budget.stage1_iters, budget.stage2_iters, budget.pretrain_iters
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out); a rerun reuses its "
+                        "finished stages")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--quick", action="store_true", help="the short budget: {},{},{} (about 2-3 min on 2 cores)"
+                        .format(*_budget("quick")))
+    budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2[,PRETRAIN]",
+                        help="iterations per generator, per SR training, and of the RRDB they start from (default: "
+                        "the full budget, {},{},{}, about 15 min on 2 cores)".format(*_budget("full")))
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the demo degradation (default: 0)")
+    parser.add_argument("--hr", default=None, metavar="HR_DIR", help="your clean HR images (with --lr)")
+    parser.add_argument("--lr", default=None, metavar="LR_DIR", help="your real LR images, unpaired (with --hr)")
+    parser.add_argument("--val-hr", default=None, metavar="DIR", help="validation ground truth, paired with --val-lr "
+                        "by file name (default: every fifth --hr image, degraded by --degradation)")
+    parser.add_argument("--val-lr", default=None, metavar="DIR", help="validation LR images")
+    parser.add_argument("--degradation", default=None, metavar="SPEC", help="the 'real' degradation of the sample "
+                        "task and of held-out validation: key=low:high settings (blur, noise_a, noise_b, jpeg; e.g. "
+                        "'blur=1:2,jpeg=none'), or module:function / file.py:function taking (hr, scale, rng)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..demo import Budget, DemoConfig, run_demo
+    from ..sample_data import load_degradation
+
+    if args.quick:
+        budget = "quick"
+    elif args.iters is not None:
+        budget = Budget("custom", *args.iters)
+    else:
+        budget = "full"
+    config = DemoConfig(out=args.out, budget=budget, seed=args.seed, data_seed=args.data_seed, hr=args.hr,
+                        lr=args.lr, val_hr=args.val_hr, val_lr=args.val_lr,
+                        degradation=load_degradation(args.degradation), progress=not args.no_progress,
+                        command=" ".join(shlex.quote(w) for w in ["probdeg", *sys.argv[1:]]) if sys.argv[1:2] ==
+                        ["demo"] else None)
+    result = run_demo(config)
+    print(f"demo: report {result.report_html}")
+    return 0

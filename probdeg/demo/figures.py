@@ -1,0 +1,92 @@
+"""The demo's pictures: each generator's LR samples with difference maps (MSSR's Figure 3), and crops of every
+method's SR output beside the LR input and the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_generator
+from ..io import read_image, write_image
+from ..synthesis import GRID_LABEL_HEIGHT, label_band, sample_grid
+from .data import SCALE, DemoData
+from .plan import GENERATORS, ROWS
+
+GRID_IMAGES = 3  # validation images per Figure-3 grid
+GRID_CROP = 128  # HR pixels shown per image
+CROP_SIDE = 128  # HR pixels of each SR crop
+CROP_IMAGES = 3
+SHORT_LABELS = {"bicubic": "Bicubic", "rrdb_bicubic": "RRDB (bic.)", "single_det": "DeResnet", "single_prob":
+                "Prob. DeResnet", "naive": "Naive", "naive_ensemble": "Naive (ens.)", "cl_synth": "CL (synth.)",
+                "mssr": "MSSR", "simusr": "SimUSR"}
+
+
+def generator_grids(out: Path, data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, str]:
+    """One Figure-3 grid per generator from the first validation HR images: ``out/figures/grid_<key>.png``."""
+    from ..io import image_to_tensor, list_images
+
+    images = [image_to_tensor(read_image(p)) for p in list_images(data.val_hr)[:GRID_IMAGES]]
+    grids = {}
+    for run in GENERATORS:
+        G = load_generator(generators[run.key])
+        path = out / "figures" / f"grid_{run.key}.png"
+        with torch.inference_mode():
+            write_image(path, sample_grid(G, images, samples=3, seed=seed, scale=SCALE, crop=GRID_CROP))
+        grids[run.key] = str(path)
+    return grids
+
+
+def _busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:
+    """Top-left corner of the ``side`` x ``side`` window (on a 16-pixel lattice) with the most gradient energy: where
+    SR methods differ most."""
+    grey = gt.mean(axis=2)
+    energy = np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1, :]
+    h, w = grey.shape
+    best, corner = -1.0, (0, 0)
+    for top in range(0, max(1, h - side + 1), 16):
+        for left in range(0, max(1, w - side + 1), 16):
+            value = float(energy[top:top + side, left:left + side].sum())
+            if value > best:
+                best, corner = value, (top, left)
+    return corner
+
+
+def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> str:
+    """``out/figures/crops.png``: per validation image (up to ``CROP_IMAGES``), the busiest crop of the LR input
+    (nearest-neighbour enlarged), every method's SR output, and the ground truth, each labelled with its PSNR on the
+    whole image."""
+    from ..evaluation import match_images
+
+    pairs = match_images(data.val_lr, data.val_hr).pairs[:CROP_IMAGES]
+    columns = ["lr"] + [row.key for row in ROWS] + ["gt"]
+    rows = []
+    for key, lr_path, gt_path in pairs:
+        gt = read_image(gt_path)
+        lr = read_image(lr_path)
+        side = min(CROP_SIDE, lr.shape[0] * SCALE, lr.shape[1] * SCALE)
+        side -= side % SCALE
+        top, left = _busiest_window(gt[:lr.shape[0] * SCALE, :lr.shape[1] * SCALE], side)
+        top, left = top - top % SCALE, left - left % SCALE
+        cells = []
+        for column in columns:
+            if column == "lr":
+                picture = lr[top // SCALE:(top + side) // SCALE, left // SCALE:(left + side) // SCALE]
+                picture = picture.repeat(SCALE, axis=0).repeat(SCALE, axis=1)
+                label = "LR input"
+            elif column == "gt":
+                picture, label = gt[top:top + side, left:left + side], "ground truth"
+            else:
+                sr = read_image(Path(scores[column]["sr_dir"]) / lr_path.relative_to(data.val_lr).with_suffix(".png"))
+                picture = sr[top:top + side, left:left + side]
+                label = f"{SHORT_LABELS[column]} {scores[column]['per_image'][key]:.2f}"
+            cell = np.full((GRID_LABEL_HEIGHT + CROP_SIDE, CROP_SIDE, 3), 0.25, dtype=np.float32)
+            cell[:GRID_LABEL_HEIGHT] = label_band(CROP_SIDE, label)
+            cell[GRID_LABEL_HEIGHT:GRID_LABEL_HEIGHT + picture.shape[0], :picture.shape[1]] = picture
+            cells.append(cell)
+        rows.append(np.concatenate(cells, axis=1))
+    path = out / "figures" / "crops.png"
+    write_image(path, np.concatenate(rows, axis=0))
+    return str(path)

@@ -1,0 +1,128 @@
+"""What ``probdeg demo`` trains and scores: the budgets, the stage-1 generators, the stage-2 methods and the rows of
+the paper's Tables 1-3. Plain data; :mod:`probdeg.demo.runner` runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training iterations per stage.
+
+    Attributes:
+        name: ``quick``, ``full`` or ``custom``.
+        stage1_iters: iterations of each degradation GAN.
+        stage2_iters: iterations of each SR training that starts from the pretrained RRDB.
+        pretrain_iters: iterations of RRDB (bicubic LR), the initialisation of the others; default ``stage2_iters``.
+    """
+
+    name: str
+    stage1_iters: int
+    stage2_iters: int
+    pretrain_iters: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.pretrain_iters is None:
+            object.__setattr__(self, "pretrain_iters", self.stage2_iters)
+        for what in ("stage1_iters", "stage2_iters", "pretrain_iters"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+
+
+# Wall times on 2 CPU cores are in docs/RESULTS.md. The pretraining is cheap (one small RRDB on bicubic LR, about
+# 0.05 s an iteration) and needs about 2000 iterations to match bicubic upscaling on the validation pairs.
+BUDGETS = {"quick": Budget("quick", 100, 100, 500), "full": Budget("full", 1000, 800, 3000)}
+
+
+@dataclass(frozen=True)
+class GeneratorRun:
+    """A stage-1 training: a degradation generator from a tiny preset."""
+
+    key: str
+    label: str
+    preset: str
+
+
+GENERATORS = (
+    GeneratorRun("deresnet_det", "DeResnet (deterministic)", "tiny/deg_deresnet_det"),
+    GeneratorRun("deresnet_prob", "Probabilistic DeResnet", "tiny/deg_deresnet_prob"),
+    GeneratorRun("han_prob", "Probabilistic HAN", "tiny/deg_han_prob"),
+)
+
+
+@dataclass(frozen=True)
+class SRRun:
+    """A stage-2 training from a tiny preset.
+
+    Attributes:
+        key: name of the run (``demo_sr_<key>`` is its experiment).
+        preset: the tiny preset it starts from.
+        sources: per SR model, the generator keys it learns from (several: their union, one drawn per batch);
+            ``None`` keeps the preset's own source (bicubic).
+        overrides: further ``--set`` overrides.
+        hr_from_lr: train on the real LR images as HR (SimUSR).
+        init: start from the weights of :data:`PRETRAIN` (RRDB trained on bicubic LR), as the paper starts every SR
+            model from ESRGAN's PSNR-oriented RRDB, itself trained on bicubic LR.
+        full_progress: ``collab:total_progress`` = the iterations, so the pseudo-label weight r = p / P rises from 0
+            to 1 over the run, as in the paper.
+    """
+
+    key: str
+    preset: str
+    sources: Optional[tuple[tuple[str, ...], ...]]
+    overrides: tuple[str, ...] = ()
+    hr_from_lr: bool = False
+    init: bool = True
+    full_progress: bool = False
+
+
+PRETRAIN = "rrdb_bicubic"
+BOTH = ("deresnet_prob", "han_prob")
+SR_RUNS = (
+    SRRun(PRETRAIN, "tiny/sr_bicubic", None, init=False),  # first: the others start from it
+    SRRun("single_det", "tiny/sr_single_det", (("deresnet_det",),)),
+    SRRun("single_prob", "tiny/sr_single_prob", (("deresnet_prob",),)),
+    # Two independent models on the union of both generators' LR: model 0 is the naive combination, the mean of both
+    # its ensemble (the paper's control that CL's gain is not the ensemble's).
+    SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("num_models=2", "collab:lambda_col=0")),
+    SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",))),
+    SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",)), full_progress=True),
+    SRRun("simusr", "tiny/simusr", None, hr_from_lr=True),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scored method: an SR run's ensemble (``model=None``) or one of its models, or bicubic upscaling."""
+
+    key: str
+    label: str
+    run: Optional[str]
+    model: Optional[int] = None
+
+
+ROWS = (
+    Row("bicubic", "Bicubic", None),
+    Row("rrdb_bicubic", "RRDB (bicubic LR)", "rrdb_bicubic"),
+    Row("single_det", "DeResnet (deterministic)", "single_det"),
+    Row("single_prob", "Probabilistic DeResnet", "single_prob"),
+    Row("naive", "Naive combination", "naive", model=0),
+    Row("naive_ensemble", "Naive combination (ensemble)", "naive"),
+    Row("cl_synth", "CL (synthetic domain only)", "cl_synth"),
+    Row("mssr", "CL (MSSR)", "mssr"),
+    Row("simusr", "SimUSR", "simusr"),
+)
+ROW_LABELS = {row.key: row.label for row in ROWS}
+
+# The paper's tables, as (title, [(row key, label in that table)]).
+TABLE1 = ("Table 1: deterministic vs probabilistic degradation generator (same RRDB, one degradation)",
+          [("single_det", "(a) DeResnet"), ("single_prob", "(b) Probabilistic DeResnet")])
+TABLE2 = ("Table 2: effects of collaborative learning (CL)",
+          [("naive", "Naive combination"), ("naive_ensemble", "Naive combination (ensemble)"),
+           ("cl_synth", "CL (synthetic domain only)"), ("mssr", "CL")])
+TABLE3 = ("Table 3: comparison with the baselines",
+          [("bicubic", "Bicubic"), ("rrdb_bicubic", "RRDB (bicubic LR)"), ("single_det", "DASR-style (DeResnet)"),
+           ("simusr", "SimUSR"), ("mssr", "MSSR (ours)")])

@@ -1,0 +1,196 @@
+"""``report.html`` and ``report.md``: one list of blocks, rendered twice, so both always say the same."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import os
+from pathlib import Path
+from typing import Any, Union
+
+from ..io import atomic_path
+from .plan import GENERATORS, ROWS, TABLE1, TABLE2, TABLE3, Budget
+
+Block = tuple  # ("h", level, text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("img", path, alt)
+#              | ("code", text)
+
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _method_table(scores: dict[str, dict[str, Any]], entries: list[tuple[str, str]]) -> Block:
+    rows = [[label, _fmt(scores[key]["psnr"], 2), _fmt(scores[key]["ssim"], 3)] for key, label in entries]
+    return ("table", ["Methods", "PSNR", "SSIM"], rows)
+
+
+def _comparison_table(scores: dict[str, dict[str, Any]], dataset: str) -> Block:
+    entries = TABLE3[1]
+    header = ["Dataset", "Metric"] + [label for _, label in entries]
+    rows = [[dataset, "PSNR"] + [_fmt(scores[key]["psnr"], 2) for key, _ in entries],
+            ["", "SSIM"] + [_fmt(scores[key]["ssim"], 3) for key, _ in entries]]
+    return ("table", header, rows)
+
+
+def _relative(path: Union[str, Path], out: Path) -> str:
+    return Path(os.path.relpath(path, out)).as_posix()
+
+
+def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, dict[str, Any]],
+                 scores: dict[str, Any], seconds: float, environment: dict[str, Any]) -> list[Block]:
+    """The report's content (see the module doc)."""
+    methods, generators, sweep, figures = scores["methods"], scores["generators"], scores["robustness"], \
+        scores["figures"]
+    ranked = sorted(methods.values(), key=lambda s: -s["psnr"])
+    trained = [k for k in records if k != "data"]
+    training_seconds = sum(records[k]["seconds"] for k in trained)
+    blocks: list[Block] = [
+        ("h", 1, "probdeg demo: MSSR at CPU scale"),
+        ("p", "Three degradation generators (stage 1) and seven SR trainings (stage 2) ran through probdeg's tiny "
+              "BasicSR presets. RRDB (bicubic LR) trains first from random weights; every other SR run starts from "
+              "its weights, as the paper starts every model from ESRGAN's PSNR-oriented RRDB. Then every method "
+              "super-resolved the validation LR images and was scored against the ground truth (PSNR / SSIM on RGB, "
+              "4-pixel border cropped). The numbers are what this run measured. At this scale (tiny networks, "
+              "minutes of CPU training) the ordering can differ from the paper's; docs/RESULTS.md repeats the study "
+              "over several seeds."),
+        ("ul", [f"Data: {data.source}.",
+                f"Validation: {data.val_source}.",
+                f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.pretrain_iters} for "
+                f"RRDB (bicubic LR), {budget.stage2_iters} for each SR run that starts from it; training seed "
+                f"{config.seed}, data seed {config.data_seed}.",
+                f"Time: {seconds / 60:.1f} min for this run ({training_seconds / 60:.1f} min of training in all "
+                f"stages, including stages reused from earlier runs).",
+                f"Machine: {environment['platform']}, {environment['cpus']} CPUs, Python {environment['python']}, "
+                f"torch {environment['torch']} ({environment['torch_threads']} threads).",
+                f"Written {datetime.datetime.now().isoformat(timespec='seconds')}."]),
+        ("h", 2, "Ranking by PSNR"),
+        ("p", " > ".join(f"{s['label']} {s['psnr']:.2f}" for s in ranked)),
+        ("h", 2, TABLE1[0]),
+        _method_table(methods, TABLE1[1]),
+        ("h", 2, TABLE2[0]),
+        ("p", "Naive combination: one RRDB on the union of both generators' LR. Its ensemble: the mean of two such "
+              "RRDBs trained independently. CL: two RRDBs, one per generator, with the consistency term (Eq. 5); "
+              "CL adds the pseudo-label term on the real LR images (Eq. 6)."),
+        _method_table(methods, TABLE2[1]),
+        ("h", 2, TABLE3[0]),
+        _comparison_table(methods, "this task"),
+        ("h", 2, "All methods"),
+        ("table", ["Method", "PSNR", "SSIM", "models"],
+         [[s["label"], _fmt(s["psnr"], 2), _fmt(s["ssim"], 3), str(max(1, len(s["models"])))]
+          for s in methods.values()]),
+        ("h", 2, "Degradation generators: how real is their LR? (Figure 4's table)"),
+        ("p", "From 3 samples of every validation HR image: PSNR against the paired real LR, the high-frequency "
+              "distance to the real LR (noise level and distribution; 0 = the same statistics) and the diversity "
+              "between samples (mean pairwise L1; 0 = deterministic). LPIPS, the paper's figure, needs AlexNet "
+              "weights that are not downloaded."),
+        ("table", ["Method", "PSNR vs real LR", "HF distance", "diversity"],
+         [[g["label"], _fmt(g["psnr_lr"], 2), _fmt(g["realism_hf"], 3), _fmt(g["diversity"], 4)]
+          for g in generators.values()]),
+        ("h", 2, "LR samples and their differences (Figure 3)"),
+        ("p", "Per row: bicubic downscaling, three samples of the generator (enlarged 4x, nearest neighbour) and "
+              "|sample 1 - sample j| x4 as a heat map. A deterministic generator's maps are black."),
+    ]
+    for run in GENERATORS:
+        blocks += [("h", 3, run.label), ("img", _relative(figures["grids"][run.key], out), f"{run.label} samples")]
+    blocks += [
+        ("h", 2, "SR crops"),
+        ("p", "The crop with the most detail of each validation image: the LR input, every method (label: PSNR of "
+              "the whole image), and the ground truth."),
+        ("img", _relative(figures["crops"], out), "SR crops"),
+        ("h", 2, "Robustness to LR noise (Figure 7)"),
+        ("p", "Mean PSNR as Gaussian noise of sigma (8-bit units) is added to the validation LR images at test time "
+              "only."),
+        ("img", _relative(sweep["png"], out), "PSNR vs noise sigma"),
+        ("table", ["sigma"] + [row.label for row in ROWS],
+         [[f"{s:g}"] + [_fmt(sweep["psnr"][row.label][i], 2) for row in ROWS] for i, s in enumerate(sweep["sigmas"])]),
+        ("h", 2, "Commands"),
+        ("p", "The whole demo:"),
+        ("code", config.command or "probdeg demo"),
+        ("p", "Each training (what the demo ran, in order; --auto_resume continues an interrupted run):"),
+    ]
+    for key in trained:
+        blocks.append(("code", f"# {key}: {records[key]['seconds']:.0f} s\n{records[key]['command']}"))
+    blocks.append(("p", "Each score (super-resolve the validation LR, then score it):"))
+    for row in ROWS:
+        blocks.append(("code", f"# {row.label}\n" + "\n".join(methods[row.key]["commands"])))
+    blocks += [("p", "The robustness sweep:"), ("code", sweep["command"]),
+               ("h", 2, "Training time per stage"),
+               ("table", ["stage", "preset", "seconds"],
+                [[k, records[k]["config"]["preset"], f"{records[k]['seconds']:.1f}"] for k in trained])]
+    return blocks
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            lines += ["#" * block[1] + " " + block[2], ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+        elif kind == "table":
+            header, rows = block[1], block[2]
+            lines.append("| " + " | ".join(map(_md_cell, header)) + " |")
+            lines.append("|" + "|".join("---" for _ in header) + "|")
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            lines.append("")
+        elif kind == "img":
+            lines += [f"![{block[2]}]({block[1]})", ""]
+        elif kind == "code":
+            lines += ["```", block[1], "```", ""]
+        else:
+            raise ValueError(f"unknown report block {kind!r}")
+    return "\n".join(lines)
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:1500px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}
+td:first-child,th:first-child{text-align:left}th{background:#eee}img{max-width:100%;border:1px solid #ccc}
+pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}"""
+
+
+def render_html(blocks: list[Block]) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{esc(blocks[0][2])}</title>",
+             f"<style>{_STYLE}</style></head><body>"]
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            parts.append(f"<h{block[1]}>{esc(block[2])}</h{block[1]}>")
+        elif kind == "p":
+            parts.append(f"<p>{esc(block[1])}</p>")
+        elif kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{esc(item)}</li>" for item in block[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{esc(h)}</th>" for h in block[1])
+            body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in block[2])
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif kind == "img":
+            parts.append(f"<p><img src='{esc(block[1], quote=True)}' alt='{esc(block[2], quote=True)}'></p>")
+        elif kind == "code":
+            parts.append(f"<pre>{esc(block[1])}</pre>")
+        else:
+            raise ValueError(f"unknown report block {kind!r}")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(out: Path, **content: Any) -> tuple[Path, Path]:
+    """Write ``out/report.html`` and ``out/report.md`` (atomically) from :func:`build_blocks`'s content.
+
+    Returns:
+        (html path, markdown path).
+    """
+    blocks = build_blocks(out, **content)
+    html_path, md_path = out / "report.html", out / "report.md"
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(render_markdown(blocks), encoding="utf-8")
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(render_html(blocks), encoding="utf-8")
+    return html_path, md_path

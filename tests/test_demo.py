@@ -1,0 +1,218 @@
+"""`probdeg demo`: end to end on a reduced budget, the report's content, reruns, your own folders, bad input."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("basicsr")
+pytest.importorskip("skimage")
+
+from probdeg.cli import main  # noqa: E402
+from probdeg.demo.data import check_user_folders, hold_out  # noqa: E402
+from probdeg.demo.plan import GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3  # noqa: E402
+from probdeg.demo.stages import StageStore  # noqa: E402
+from probdeg.io import read_image, write_image  # noqa: E402
+from probdeg.sample_data import CameraDegradation, load_degradation  # noqa: E402
+
+ITERS = "3,3"  # a handful of iterations per stage: the pipeline, not the quality
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo out"  # a space in the path, on purpose
+    assert main(["demo", "--out", str(out), "--iters", ITERS, "--no-progress"]) == 0
+    return out
+
+
+def _md_tables(text):
+    """Markdown tables as lists of rows (each a list of cells)."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-"):
+                current.append([c.strip() for c in line.strip("|").split(" | ")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+@pytest.mark.slow
+def test_the_report_holds_every_table_picture_and_command(demo_out):
+    md = (demo_out / "report.md").read_text()
+    html = (demo_out / "report.html").read_text()
+    for title, entries in (TABLE1, TABLE2):
+        assert title in md and title in html
+        table = _md_tables(md[md.index(title):])[0]
+        assert [row[0] for row in table[1:]] == [label for _, label in entries]
+        assert all(re.fullmatch(r"\d+\.\d\d", row[1]) and re.fullmatch(r"0\.\d{3}|1\.000", row[2])
+                   for row in table[1:])
+    table3 = _md_tables(md[md.index(TABLE3[0]):])[0]
+    assert table3[0][2:] == [label for _, label in TABLE3[1]] and [r[1] for r in table3[1:]] == ["PSNR", "SSIM"]
+    # The robustness table: one line per sigma, one column per method.
+    sweep = _md_tables(md[md.index("Robustness to LR noise"):])[0]
+    assert sweep[0] == ["sigma"] + [row.label for row in ROWS] and [r[0] for r in sweep[1:]] == ["0", "5", "10", "15"]
+    # Every picture exists and is a real image; the HTML shows the same ones.
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(pictures) == len(GENERATORS) + 2  # the Figure-3 grids, the SR crops, the robustness curve
+    for picture in pictures:
+        assert f"src='{picture}'" in html
+        image = read_image(demo_out / picture)
+        assert image.shape[0] > 100 and image.shape[1] > 300 and image.std() > 0.01
+    crops = read_image(demo_out / "figures" / "crops.png")
+    assert crops.shape[1] == 128 * (len(ROWS) + 2)  # LR, every method, ground truth
+    assert html.count("<table>") == len(_md_tables(md))
+    # Every training is listed with the command that reruns it.
+    for key in [f"g_{g.key}" for g in GENERATORS] + [f"sr_{r.key}" for r in SR_RUNS]:
+        assert f"# {key}:" in md and f"name=demo_{key}" in md
+    assert md.count("probdeg train -opt") == len(GENERATORS) + len(SR_RUNS)
+
+
+@pytest.mark.slow
+def test_the_scores_are_finite_and_the_printed_eval_command_reproduces_them(demo_out, capsys):
+    scores = json.loads((demo_out / "scores.json").read_text())
+    assert set(scores["methods"]) == {row.key for row in ROWS}
+    for row in scores["methods"].values():
+        assert math.isfinite(row["psnr"]) and 0 < row["ssim"] <= 1
+    ensemble, single = scores["methods"]["naive_ensemble"], scores["methods"]["naive"]
+    assert len(ensemble["models"]) == 2 and single["models"] == ensemble["models"][:1]
+    assert ensemble["psnr"] != single["psnr"]  # the mean of two models is not model 0
+    for name, generator in scores["generators"].items():
+        assert math.isfinite(generator["psnr_lr"]) and generator["realism_hf"] >= 0, name
+    assert scores["generators"]["deresnet_det"]["diversity"] == 0
+    assert scores["generators"]["wgn"]["diversity"] > 0
+    # The report's `probdeg eval` command for MSSR gives the reported PSNR.
+    mssr = scores["methods"]["mssr"]
+    eval_command = mssr["commands"][-1]
+    sr_dir, gt_dir = re.search(r"--sr (.+) --gt (.+) --no-lpips", eval_command).groups()
+    unquote = lambda s: s.strip("'")  # noqa: E731
+    capsys.readouterr()
+    assert main(["eval", "--sr", unquote(sr_dir), "--gt", unquote(gt_dir), "--no-lpips", "--out",
+                 str(demo_out / "reeval"), "--no-progress"]) == 0
+    again = json.loads((demo_out / "reeval" / "metrics.json").read_text())
+    assert again["mean"]["psnr"] == pytest.approx(mssr["psnr"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_finished_stages_and_resumes_an_interrupted_one(demo_out, capsys):
+    store = StageStore(demo_out / "stages")
+    before = {key: store.load(key)["run_id"] for key in ("g_deresnet_prob", "sr_naive")}
+    # Interrupt MSSR's training after iteration 2: its record says started, its last state is 2.state.
+    record = store.load("sr_mssr")
+    store.start("sr_mssr", record["config"])
+    experiment = Path(record["experiment"])
+    (experiment / "training_states" / "3.state").unlink()
+    for model in experiment.glob("models/*_latest.pth"):
+        model.unlink()
+    capsys.readouterr()
+    assert main(["demo", "--out", str(demo_out), "--iters", ITERS, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("reused (trained by an earlier run") == len(GENERATORS) + len(SR_RUNS) - 1
+    assert "resuming an interrupted run" in out
+    assert {key: store.load(key)["run_id"] for key in before} == before
+    logs = sorted(experiment.glob("train_demo_sr_mssr_*.log"))
+    assert "Resuming training from epoch" in logs[-1].read_text() and "iter: 2." in logs[-1].read_text()
+    assert store.load("sr_mssr")["finished"] and not list(experiment.parent.glob("*archived*"))
+
+
+def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
+    store = StageStore(tmp_path)
+    store.start("a", {"iters": (3, 3)})
+    assert store.interrupted("a", {"iters": [3, 3]}) and store.finished("a", {"iters": [3, 3]}) is None
+    store.finish("a", {"iters": (3, 3)}, 1.5, models=["x.pth"])
+    assert store.finished("a", {"iters": [3, 3]})["models"] == ["x.pth"]
+    assert store.finished("a", {"iters": [4, 3]}) is None and not store.interrupted("a", {"iters": [4, 3]})
+    (tmp_path / "a.json").write_text("{truncated")
+    assert store.load("a") is None  # a damaged record: the stage runs again
+
+
+def _folder(path, count, size=64, channels=3):
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        write_image(path / f"img {i}.png", rng.random((size, size + 8, channels), dtype=np.float32))
+    return path
+
+
+def test_your_folders_are_checked_with_one_clear_message_each(tmp_path, capsys):
+    hr, lr = _folder(tmp_path / "hr", 3), _folder(tmp_path / "lr", 2, size=16)
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (["--hr", str(hr)], "--hr and --lr go together"),
+        (["--hr", str(hr), "--lr", str(tmp_path / "missing")], "--lr folder not found"),
+        (["--hr", str(hr), "--lr", str(tmp_path / "empty")], "--lr: no images"),
+        (["--hr", str(hr), "--lr", str(lr), "--val-hr", str(hr)], "--val-hr and --val-lr go together"),
+        (["--hr", str(hr), "--lr", str(lr), "--out", str(hr / "demo")], "is inside the --hr folder"),
+        (["--degradation", "blurr=1:2"], "did you mean 'blur'"),
+        (["--degradation", "jpeg=90:50"], "0 <= low <= high"),
+        (["--degradation", "no_such_module_xyz:f"], "cannot import"),
+    ]
+    for extra, message in cases:
+        assert main(["demo", "--out", str(tmp_path / "out"), *extra, "--no-progress"]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
+    with pytest.raises(SystemExit):  # argparse's own usage error
+        main(["demo", "--out", str(tmp_path / "out"), "--iters", "3"])
+    assert "STAGE1,STAGE2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written before the input is known to be good
+
+
+def test_degradation_specs_settings_and_callables(tmp_path):
+    assert load_degradation(None) == CameraDegradation()
+    spec = load_degradation("blur=0,noise_a=0:0,noise_b=0,jpeg=none")
+    hr = np.random.default_rng(1).random((32, 32, 3), dtype=np.float32)
+    lr = spec(hr, 4, np.random.default_rng(0))
+    area = hr.reshape(8, 4, 8, 4, 3).mean(axis=(1, 3))
+    assert lr.shape == (8, 8, 3) and np.abs(lr - area).max() < 1e-5  # all off: a plain area downscale
+    assert load_degradation(spec.describe()) == spec
+    module = tmp_path / "my_degradation.py"
+    module.write_text("def degrade(hr, scale, rng):\n    return hr[::scale, ::scale]\n")
+    user = load_degradation(f"{module}:degrade")
+    assert np.array_equal(user(hr, 4, None), hr[::4, ::4])
+    with pytest.raises(ValueError, match="is not callable"):
+        load_degradation("math:pi")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_degradation(f"{tmp_path / 'absent.py'}:degrade")
+
+
+def test_held_out_validation_uses_the_degradation_and_checks_its_output(tmp_path):
+    hr = _folder(tmp_path / "hr", 7, size=80)
+    calls = []
+
+    def halve_brightness(image, scale, rng):
+        calls.append(image.shape)
+        return image[::scale, ::scale] * 0.5
+
+    train_hr, val_hr, val_lr = hold_out(hr, tmp_path / "data", halve_brightness, seed=0)
+    assert sorted(p.name for p in val_hr.iterdir()) == ["img 4.png"]  # every fifth image
+    assert len(list(train_hr.iterdir())) == 6 and calls == [(80, 88, 3)]
+    assert read_image(val_lr / "img 4.png").shape == (20, 22, 3)
+    with pytest.raises(ValueError, match=r"returned \(80, 88\).*img 4.png.*expected an array of shape \(20, 22, 3\)"):
+        hold_out(hr, tmp_path / "data", lambda image, scale, rng: image[..., 0], seed=0)
+    with pytest.raises(ValueError, match="at least 2"):
+        hold_out(_folder(tmp_path / "one", 1), tmp_path / "data1", halve_brightness, seed=0)
+    assert check_user_folders(tmp_path / "o", None, None, None, None) == dict.fromkeys(
+        ("--hr", "--lr", "--val-hr", "--val-lr"))
+
+
+@pytest.mark.slow
+def test_your_own_folders_run_the_same_pipeline(tmp_path, capsys):
+    from skimage import data as photos
+
+    hr_dir, lr_dir = tmp_path / "my hr", tmp_path / "my lr"
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):
+        image = getattr(photos, name)()
+        image = image[:192, :192] if image.ndim == 3 else np.stack([image[:192, :192]] * 3, axis=-1)
+        write_image(hr_dir / f"{name}.png", image.astype(np.float32) / 255)
+    for name in ("hubble_deep_field", "immunohistochemistry"):
+        write_image(lr_dir / f"{name}.jpg", getattr(photos, name)()[:64, :64].astype(np.float32) / 255)
+    out = tmp_path / "out"
+    assert main(["demo", "--hr", str(hr_dir), "--lr", str(lr_dir), "--out", str(out), "--iters", "2,2",
+                 "--degradation", "blur=1,jpeg=none", "--no-progress"]) == 0
+    md = (out / "report.md").read_text()
+    assert "your folders --hr" in md and "degraded by blur=1:1" in md
+    assert sorted(p.name for p in (out / "data" / "val_hr").iterdir()) == ["rocket.png"]  # the fifth, sorted
+    assert len(list((out / "data" / "train_hr").iterdir())) == 4
