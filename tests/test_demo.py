@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("basicsr")
+pytest.importorskip("probdeg.integrations.basicsr")
 pytest.importorskip("skimage")
 
 from probdeg.cli import main  # noqa: E402
@@ -133,7 +133,7 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
 def _folder(path, count, size=64, channels=3):
     rng = np.random.default_rng(0)
     for i in range(count):
-        write_image(path / f"img {i}.png", rng.random((size, size + 8, channels), dtype=np.float32))
+        write_image(path / f"img {i}.png", rng.random((size, size * 9 // 8, channels), dtype=np.float32))
     return path
 
 
@@ -199,20 +199,50 @@ def test_held_out_validation_uses_the_degradation_and_checks_its_output(tmp_path
 
 
 @pytest.mark.slow
-def test_your_own_folders_run_the_same_pipeline(tmp_path, capsys):
+def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capsys):
+    import cv2
     from skimage import data as photos
 
     hr_dir, lr_dir = tmp_path / "my hr", tmp_path / "my lr"
-    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera"):
-        image = getattr(photos, name)()
-        image = image[:192, :192] if image.ndim == 3 else np.stack([image[:192, :192]] * 3, axis=-1)
-        write_image(hr_dir / f"{name}.png", image.astype(np.float32) / 255)
-    for name in ("hubble_deep_field", "immunohistochemistry"):
-        write_image(lr_dir / f"{name}.jpg", getattr(photos, name)()[:64, :64].astype(np.float32) / 255)
+    hr_dir.mkdir()
+    lr_dir.mkdir()
+    crop = lambda name: getattr(photos, name)()[:192, :192]  # noqa: E731
+    write_image(hr_dir / "a astronaut.png", crop("astronaut").astype(np.float32) / 255)
+    (hr_dir / "b broken.png").write_bytes(b"")  # 0 bytes
+    cv2.imwrite(str(hr_dir / "c coffee 16bit.png"), crop("coffee")[..., ::-1].astype(np.uint16) * 257)
+    (hr_dir / "d garbage.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    write_image(hr_dir / "e rocket.png", crop("rocket").astype(np.float32) / 255)  # the fifth: held out
+    cv2.imwrite(str(hr_dir / "f gray.png"), crop("camera"))
+    cv2.imwrite(str(hr_dir / "g rgba.png"), np.dstack([crop("chelsea")[..., ::-1], np.full((192, 192), 200, np.uint8)]))
+    write_image(hr_dir / "h tiny.png", np.zeros((8, 8, 3), np.float32))  # smaller than the crop
+    write_image(hr_dir / "i ünïcödé.png", crop("astronaut")[::-1].astype(np.float32) / 255)
+    write_image(lr_dir / "hubble.jpg", photos.hubble_deep_field()[:64, :64].astype(np.float32) / 255)
+    cv2.imwrite(str(lr_dir / "ihc rgba.png"), np.dstack([photos.immunohistochemistry()[:64, :64],
+                                                         np.full((64, 64), 255, np.uint8)]))
+    cv2.imwrite(str(lr_dir / "lr 16bit.png"), photos.coffee()[:64, :64].astype(np.uint16) * 257)
     out = tmp_path / "out"
-    assert main(["demo", "--hr", str(hr_dir), "--lr", str(lr_dir), "--out", str(out), "--iters", "2,2",
-                 "--degradation", "blur=1,jpeg=none", "--no-progress"]) == 0
+    with pytest.warns(UserWarning, match="skipped") as caught:
+        assert main(["demo", "--hr", str(hr_dir), "--lr", str(lr_dir), "--out", str(out), "--iters", "2,2",
+                     "--degradation", "blur=1,jpeg=none", "--no-progress"]) == 0
     md = (out / "report.md").read_text()
     assert "your folders --hr" in md and "degraded by blur=1:1" in md
-    assert sorted(p.name for p in (out / "data" / "val_hr").iterdir()) == ["rocket.png"]  # the fifth, sorted
-    assert len(list((out / "data" / "train_hr").iterdir())) == 4
+    assert sorted(p.name for p in (out / "data" / "val_hr").iterdir()) == ["e rocket.png"]
+    assert len(list((out / "data" / "train_hr").iterdir())) == 8  # the rest, broken ones left to the loader
+    skipped = " ".join(str(w.message) for w in caught)
+    assert all(name in skipped for name in ("b broken.png", "d garbage.jpg", "h tiny.png"))
+    assert "c coffee 16bit.png" not in skipped and "g rgba.png" not in skipped
+
+
+def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
+    hr, lr = _folder(tmp_path / "hr", 2), _folder(tmp_path / "lr", 2, size=16)
+    val_hr, val_lr = _folder(tmp_path / "val_hr", 2), _folder(tmp_path / "val_lr", 2, size=16)
+    (val_lr / "img 1.png").write_bytes(b"")
+    args = ["demo", "--hr", str(hr), "--lr", str(lr), "--val-hr", str(val_hr), "--val-lr", str(val_lr),
+            "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "img 1.png" in err and "empty" in err and len(err.strip().splitlines()) == 1
+    _folder(val_lr, 2, size=20)  # readable now, but 64 px HR is not 4 x 20
+    assert main(args) == 2
+    assert "is not 4x its LR" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "experiments").exists()

@@ -31,6 +31,12 @@ def test_readme_opens_with_the_two_setup_commands():
     assert text.index("make demo") < text.index("## ")
 
 
+def test_make_demo_runs_probdeg_demo():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^demo: install\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert recipe.strip() == "$(PY) -m probdeg demo $(DEMO_ARGS)"
+
+
 def test_readme_quickstart_is_the_example_and_runs(tmp_path):
     text = (ROOT / "README.md").read_text()
     snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 HELP = ("train the generators, MSSR and the baselines on a small task made from scikit-image's photos (or your "
         "folders) and write demo_out/report.html; resumable, --quick in about 3 minutes on 2 cores")
@@ -50,6 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The ``probdeg demo`` command that repeats this run (for the report)."""
+    words = ["probdeg", "demo", "--out", args.out]
+    if args.quick:
+        words.append("--quick")
+    elif args.iters is not None:
+        words += ["--iters", ",".join(map(str, args.iters))]
+    for flag in ("seed", "data_seed", "hr", "lr", "val_hr", "val_lr", "degradation"):
+        value = getattr(args, flag)
+        if value is not None and not (flag in ("seed", "data_seed") and value == 0):
+            words += ["--" + flag.replace("_", "-"), str(value)]
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..demo import Budget, DemoConfig, run_demo
     from ..sample_data import load_degradation
@@ -63,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
     config = DemoConfig(out=args.out, budget=budget, seed=args.seed, data_seed=args.data_seed, hr=args.hr,
                         lr=args.lr, val_hr=args.val_hr, val_lr=args.val_lr,
                         degradation=load_degradation(args.degradation), progress=not args.no_progress,
-                        command=" ".join(shlex.quote(w) for w in ["probdeg", *sys.argv[1:]]) if sys.argv[1:2] ==
-                        ["demo"] else None)
+                        command=command_line(args))
     result = run_demo(config)
     print(f"demo: report {result.report_html}")
     return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..io import list_images, read_image, write_image
+from ..io import ImageReadError, list_images, read_image, write_image
 from ..sample_data import Degradation, degrade_checked, make_sample_data
 
 SCALE = 4  # the tiny presets are x4
@@ -94,34 +95,68 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def hold_out(hr: Path, folder: Path, degradation: Degradation, *, seed: int) -> tuple[Path, Path, Path]:
     """Split the user's HR images: every fifth (at least one) becomes a validation pair, its LR made by the demo's
-    degradation; the rest are linked into ``folder/train_hr``.
+    degradation; the rest are linked into ``folder/train_hr``. A held-out image that cannot be read, or is smaller
+    than 16 px, is left to the training set (whose loader skips it, naming it) with a warning.
 
     Returns:
         (train_hr, val_hr, val_lr) folders under ``folder``.
+
+    Raises:
+        ValueError: fewer than 2 images, no usable held-out image, or a degradation whose output is wrong.
     """
     images = list_images(hr)
     if len(images) < 2:
         raise ValueError(f"--hr {str(hr)!r} holds {len(images)} image; hold-out validation needs at least 2 "
                          "(or give --val-hr and --val-lr)")
-    held = set(images[4::5] or images[-1:])
     train_hr, val_hr, val_lr = folder / "train_hr", folder / "val_hr", folder / "val_lr"
     for path in (train_hr, val_hr, val_lr):
         if path.exists():
             shutil.rmtree(path)
     rng = np.random.default_rng(seed)
-    for path in images:
-        relative = path.relative_to(hr)
-        if path not in held:
-            _link_or_copy(path, train_hr / relative)
+    held = set()
+    for path in images[4::5] or images[-1:]:
+        try:
+            image = _centre_crop(read_image(path), VAL_CROP, SCALE)
+        except ImageReadError as err:
+            warnings.warn(f"not held out for validation: {err}", stacklevel=2)
             continue
-        image = _centre_crop(read_image(path), VAL_CROP, SCALE)
         if min(image.shape[:2]) < 4 * SCALE:
-            raise ValueError(f"held-out validation image {str(path)!r} is too small ({image.shape[1]}x"
-                             f"{image.shape[0]}); the demo needs HR images of at least {4 * SCALE} px")
-        name = relative.with_suffix(".png")
+            warnings.warn(f"not held out for validation: {str(path)!r} is {image.shape[1]}x{image.shape[0]}, "
+                          f"smaller than {4 * SCALE} px", stacklevel=2)
+            continue
+        name = path.relative_to(hr).with_suffix(".png")
         write_image(val_hr / name, image)
         write_image(val_lr / name, degrade_checked(degradation, image, SCALE, rng, str(path)))
+        held.add(path)
+    if not held:
+        raise ValueError(f"--hr {str(hr)!r}: none of the images picked for validation could be used (see the "
+                         "warnings); give --val-hr and --val-lr")
+    for path in images:
+        if path not in held:
+            _link_or_copy(path, train_hr / path.relative_to(hr))
     return train_hr, val_hr, val_lr
+
+
+def check_pairs(val_hr: Path, val_lr: Path) -> None:
+    """Check the user's validation pairs before any training: every LR image pairs with an HR image by name, both
+    read, and the HR is ``SCALE`` times the LR (BasicSR's validation would otherwise fail mid-run).
+
+    Raises:
+        ValueError: naming the file(s) and what was expected.
+    """
+    from ..evaluation import match_images
+
+    matching = match_images(val_lr, val_hr)
+    if not matching.pairs:
+        raise ValueError(f"--val-lr {str(val_lr)!r} and --val-hr {str(val_hr)!r}: no image pairs by file name")
+    problems = matching.problems("--val-lr")
+    if problems:
+        raise ValueError(f"validation pairs: {' '.join(problems)}")
+    for _, lr_path, hr_path in matching.pairs:
+        lr, hr = read_image(lr_path), read_image(hr_path)
+        if hr.shape[0] < lr.shape[0] * SCALE or hr.shape[1] < lr.shape[1] * SCALE:
+            raise ValueError(f"validation pair: HR {str(hr_path)!r} ({hr.shape[1]}x{hr.shape[0]}) is not {SCALE}x "
+                             f"its LR {str(lr_path)!r} ({lr.shape[1]}x{lr.shape[0]})")
 
 
 def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: Degradation, *, seed: int,
@@ -142,6 +177,7 @@ def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: Deg
                                f"other photos degraded by {degradation_name}",
                         val_source=f"the held-out right quarters of the HR photos, degraded by {degradation_name}")
     if user["--val-hr"] is not None:
+        check_pairs(user["--val-hr"], user["--val-lr"])
         return DemoData(user["--hr"], user["--lr"], user["--val-hr"], user["--val-lr"],
                         source=f"your folders --hr {user['--hr']} and --lr {user['--lr']}",
                         val_source=f"your pairs --val-hr {user['--val-hr']} and --val-lr {user['--val-lr']}")

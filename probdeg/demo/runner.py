@@ -160,6 +160,8 @@ class _Runner:
                   "degradation": name}
         self.announce("data: " + ("your folders" if user["--hr"] else "the sample task from scikit-image's photos"))
         record = self.store.finished("data", config)
+        if record is not None and not all(Path(record["folders"][k]).is_dir() for k in ("train_hr", "val_hr")):
+            record = None  # deleted since: make it again
         if record is None:
             start = time.perf_counter()
             self.store.start("data", config)
