@@ -143,39 +143,41 @@ def train(args: argparse.Namespace) -> str:
                     mininterval=2.0, dynamic_ncols=True)
     # Epochs until the iteration budget is spent (BasicSR's epoch count assumes ceil(len / batch) batches per epoch,
     # which drop_last makes one too many, so it can stop early).
-    epoch = start_epoch
-    while current_iter < total_iters:
-        train_sampler.set_epoch(epoch, skip=skip_batches * train_loader.batch_size)
-        epoch_batches, skip_batches = skip_batches, 0
-        prefetcher.reset()
-        train_data = prefetcher.next()
-        while train_data is not None and current_iter < total_iters:
-            data_timer.record()
-            current_iter += 1
-            epoch_batches += 1
-            model.epoch_batches = epoch_batches
-            model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
-            model.feed_data(train_data)
-            model.optimize_parameters(current_iter)
-            iter_timer.record()
-            progress.update(1)
-            if current_iter == 1:
-                msg_logger.reset_start_time()
-            if current_iter % opt["logger"]["print_freq"] == 0:
-                log_vars = {"epoch": epoch, "iter": current_iter, "lrs": model.get_current_learning_rate(),
-                            "time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()}
-                log_vars.update(model.get_current_log())
-                msg_logger(log_vars)
-            if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
-                logger.info("Saving models and training states.")
-                model.save(epoch, current_iter)
-            if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
-                _validate(model, val_loaders, current_iter, tb_logger, opt)
-            data_timer.start()
-            iter_timer.start()
+    try:  # the bar is closed before an error is reported, so the error line comes last
+        epoch = start_epoch
+        while current_iter < total_iters:
+            train_sampler.set_epoch(epoch, skip=skip_batches * train_loader.batch_size)
+            epoch_batches, skip_batches = skip_batches, 0
+            prefetcher.reset()
             train_data = prefetcher.next()
-        epoch += 1
-    progress.close()
+            while train_data is not None and current_iter < total_iters:
+                data_timer.record()
+                current_iter += 1
+                epoch_batches += 1
+                model.epoch_batches = epoch_batches
+                model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
+                model.feed_data(train_data)
+                model.optimize_parameters(current_iter)
+                iter_timer.record()
+                progress.update(1)
+                if current_iter == 1:
+                    msg_logger.reset_start_time()
+                if current_iter % opt["logger"]["print_freq"] == 0:
+                    log_vars = {"epoch": epoch, "iter": current_iter, "lrs": model.get_current_learning_rate(),
+                                "time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()}
+                    log_vars.update(model.get_current_log())
+                    msg_logger(log_vars)
+                if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
+                    logger.info("Saving models and training states.")
+                    model.save(epoch, current_iter)
+                if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
+                    _validate(model, val_loaders, current_iter, tb_logger, opt)
+                data_timer.start()
+                iter_timer.start()
+                train_data = prefetcher.next()
+            epoch += 1
+    finally:
+        progress.close()
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
