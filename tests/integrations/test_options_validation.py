@@ -177,3 +177,12 @@ def test_missing_data_folders_and_weight_files_are_named(root, preset, change, w
         load_options(path, root=root)
     assert str(error.value).startswith(f"{path}: {where}: {named}")
     assert isinstance(error.value, ValueError)
+
+
+@pytest.mark.parametrize("content, message", [(b"name: x\nlr: !!float 1e-4z\n", "a value could not be read"),
+                                              (b"name: \xff\xfe x\n", "is not UTF-8 text")])
+def test_unreadable_yaml_values_and_bytes_are_option_errors(tmp_path, content, message):
+    path = tmp_path / "opt.yml"
+    path.write_bytes(content)
+    with pytest.raises(OptionError, match=message):
+        load_options(path, root=tmp_path)

@@ -49,6 +49,10 @@ def read_yaml(path: Union[str, Path]) -> OrderedDict:
                           f"{err.problem} {err.problem_mark}") from err
     except yaml.YAMLError as err:
         raise OptionError(f"{path} is not valid YAML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise OptionError(f"{path} is not UTF-8 text (byte {err.start}: {err.reason}); is it an option file?") from err
+    except (ValueError, TypeError) as err:  # a tagged scalar that does not convert, e.g. !!float 1e-4x
+        raise OptionError(f"{path} is not valid YAML: a value could not be read ({err})") from err
     if not isinstance(data, dict):
         raise OptionError(f"{path}: an option file must be a mapping of keys, got {type(data).__name__}")
     return data

@@ -113,6 +113,8 @@ DATASET_KEYS: dict[str, dict[str, Check]] = {
         "dataroot_real_lr": optional(anything), "crop_size": optional(POSITIVE),
     },
 }
+REQUIRED_DATASET_KEYS = {"UnpairedImageDataset": ("dataroot_hr", "dataroot_lr"),
+                         "DegradationValDataset": ("dataroot_hr",)}
 OPTIMIZER_KEYS = {"type": text, "lr": number(minimum=0)}
 LOSS_KEYS = {"loss_weight": number(minimum=0)}
 TRAIN_KEYS: dict[str, Check] = {"total_iter": POSITIVE, "warmup_iter": integer(-1), "scheduler": mapping,
@@ -249,8 +251,12 @@ class OptionValidator:
                 self.fail(f"{where}:type", f"expected a dataset type name, got {kind!r}")
             accepted = DATASET_KEYS.get(kind, LOADER_KEYS)
             self.keys(dataset, where, accepted, strict=kind in DATASET_KEYS)
-            if phase == "train" and "batch_size_per_gpu" not in dataset:
-                self.fail(f"{where}:batch_size_per_gpu", "missing; expected an integer >= 1")
+            required = ("name", *REQUIRED_DATASET_KEYS.get(kind, ()), *(("batch_size_per_gpu",) if phase == "train"
+                                                                        else ()))
+            for key in required:
+                if dataset.get(key) is None:
+                    self.fail(f"{where}:{key}", "missing" + (f"; expected {accepted[key](None)}"
+                                                             if accepted[key](None) else ""))
             crop = dataset.get("crop_size")
             if _is_int(crop) and _is_int(scale) and scale > 0 and crop % scale:
                 self.fail(f"{where}:crop_size", f"{crop} is not a multiple of scale {scale} (try "
