@@ -89,6 +89,10 @@ class UnpairedImageDataset(Dataset):
     ``num_workers=0`` or not, ``torch.manual_seed`` makes the items reproducible. ``seed`` tells apart datasets
     built under the same torch seed.
 
+    Items can also be asked for by ``(epoch, i)``: item ``i`` then draws from ``np.random.default_rng([seed,
+    epoch, i])`` only, whatever process or worker builds it (``accepts_epoch_key``; the BasicSR glue's sampler
+    does this, so a DDP run sees the same items as one process and a resumed run the same as an uninterrupted one).
+
     Args:
         hr_folders: folder(s) of high-resolution images (searched recursively).
         lr_folders: folder(s) of real low-resolution images; may overlap the HR folders.
@@ -114,6 +118,8 @@ class UnpairedImageDataset(Dataset):
     Shape:
         hr: (3, crop_size, crop_size). real_lr and hr_bicubic: (3, crop_size // scale, crop_size // scale).
     """
+
+    accepts_epoch_key = True
 
     def __init__(
         self,
@@ -218,7 +224,9 @@ class UnpairedImageDataset(Dataset):
         return (f"{type(self).__name__}(hr={len(self.hr_paths)} images, lr={len(self.lr_paths)} images, "
                 f"crop_size={self.crop_size}, scale={self.scale}, augment={self.augment}, length={self.length})")
 
-    def _generator(self, index: int) -> np.random.Generator:
+    def _generator(self, index: int, epoch: Optional[int]) -> np.random.Generator:
+        if epoch is not None:
+            return np.random.default_rng([self.seed, epoch, index])
         draw = int(torch.randint(0, 2**62, (1,)).item())
         return np.random.default_rng([self.seed, draw, index])
 
@@ -257,10 +265,15 @@ class UnpairedImageDataset(Dataset):
             crops[f"lr_{name}"] = _to_float(lr)
         return _to_float(image[top:top + size, left:left + size]), crops
 
-    def __getitem__(self, index: int) -> dict[str, Union[Tensor, str]]:
+    def __getitem__(self, index: Union[int, tuple[int, int]]) -> dict[str, Union[Tensor, str]]:
+        epoch = None
+        if isinstance(index, tuple):
+            epoch, index = index
+            if not isinstance(epoch, int) or epoch < 0:
+                raise ValueError(f"the epoch of an (epoch, index) key must be a non-negative integer, got {epoch!r}")
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
-        rng = self._generator(index)
+        rng = self._generator(index, epoch)
         hr_index = index % len(self.hr_paths)
         lr_index = self._partner(hr_index, rng)
         hr_path, lr_path = self.hr_paths[hr_index], self.lr_paths[lr_index]

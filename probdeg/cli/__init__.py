@@ -7,6 +7,7 @@ import sys
 from typing import Optional
 
 from .. import __version__
+from ..errors import NonFiniteLossError
 from . import degrade, demo, evaluate, sample_data, sr, summary, train
 
 COMMANDS = {
@@ -38,7 +39,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     try:
         return COMMANDS[args.command].run(args)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
-        # User errors get one line, not a traceback.
-        print(f"probdeg {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, OSError, NonFiniteLossError) as err:
+        # User errors (bad options or images: ValueError subclasses; missing files; a diverging training) get one
+        # line, not a traceback; multi-line messages (YAML's) are folded onto it.
+        print(f"probdeg {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from basicsr.models import build_model  # noqa: E402
 
 from probdeg import probabilistic_deresnet  # noqa: E402
 from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.integrations.basicsr.options import OptionError, load_options  # noqa: E402
 from probdeg.sample_data import make_sample_data  # noqa: E402
 
 YAML = """
@@ -129,8 +129,8 @@ def test_lifecycle_build_feed_optimise_save_validate_resume(workspace):
 
 
 def test_pretrained_init_from_a_local_file_and_a_clear_error_when_missing(workspace):
-    with pytest.raises(FileNotFoundError, match="pretrain_network_sr: .*missing.pth not found"):
-        build_model(_opt(workspace, pretrain=str(workspace / "missing.pth")))
+    with pytest.raises(OptionError, match="path:pretrain_network_sr: file not found: .*missing.pth"):
+        _opt(workspace, pretrain=str(workspace / "missing.pth"))  # refused when the options are loaded
     model = build_model(_opt(workspace))
     model.save_network(model.nets[0], "net_sr0", 0)
     init = Path(model.opt["path"]["models"]) / "net_sr0_0.pth"

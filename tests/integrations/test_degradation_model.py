@@ -22,7 +22,7 @@ def _model(tmp_path: Path, gan_type: str = "vanilla"):
     opt["train"]["gan_opt"]["gan_type"] = gan_type
     path = tmp_path / "opt.yml"
     path.write_text(yaml.safe_dump(opt))
-    return build_model(load_options(path, root=tmp_path))
+    return build_model(load_options(path, root=tmp_path, check_files=False))  # a model alone: no data needed
 
 
 def _batch(seed: int = 0) -> dict:

@@ -49,6 +49,10 @@ def read_yaml(path: Union[str, Path]) -> OrderedDict:
                           f"{err.problem} {err.problem_mark}") from err
     except yaml.YAMLError as err:
         raise OptionError(f"{path} is not valid YAML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise OptionError(f"{path} is not UTF-8 text (byte {err.start}: {err.reason}); is it an option file?") from err
+    except (ValueError, TypeError) as err:  # a tagged scalar that does not convert, e.g. !!float 1e-4x
+        raise OptionError(f"{path} is not valid YAML: a value could not be read ({err})") from err
     if not isinstance(data, dict):
         raise OptionError(f"{path}: an option file must be a mapping of keys, got {type(data).__name__}")
     return data
@@ -112,8 +116,19 @@ def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True,
 
 
 def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = None,
-                 overrides: Optional[list[str]] = None, **resolve: Any) -> dict:
-    """Read, override and resolve an option file. ``root`` defaults to the current directory."""
+                 overrides: Optional[list[str]] = None, check_files: bool = True, **resolve: Any) -> dict:
+    """Read, override, validate and resolve an option file. ``root`` defaults to the current directory; relative
+    data and weight paths are looked for there (``check_files=False`` skips that, e.g. to build a model alone).
+
+    Raises:
+        FileNotFoundError: no option file.
+        OptionError: unreadable YAML, an unknown key, a wrong type or range, or a missing data folder or weight file
+            (see :mod:`probdeg.integrations.basicsr.validation`).
+    """
+    from .validation import validate_options  # it imports OptionError from here
+
+    root = Path(root) if root is not None else Path.cwd()
     opt = read_yaml(path)
     apply_overrides(opt, overrides or [])
-    return resolve_options(opt, root=root if root is not None else Path.cwd(), **resolve)
+    validate_options(opt, source=path, root=root, is_train=resolve.get("is_train", True), check_files=check_files)
+    return resolve_options(opt, root=root, **resolve)

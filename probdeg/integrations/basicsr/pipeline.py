@@ -18,6 +18,7 @@ from typing import Optional
 import torch
 
 from .compat import import_basicsr
+from .loaders import build_train_val_loaders
 from .options import load_options
 from .registration import register
 
@@ -102,7 +103,7 @@ def train(args: argparse.Namespace) -> str:
     register()
     from basicsr.data.prefetch_dataloader import CPUPrefetcher
     from basicsr.models import build_model
-    from basicsr.train import create_train_val_dataloader, init_tb_loggers
+    from basicsr.train import init_tb_loggers
     from basicsr.utils import (
         AvgTimer,
         MessageLogger,
@@ -135,13 +136,23 @@ def train(args: argparse.Namespace) -> str:
     logger.info(dict2str(opt))
     tb_logger = init_tb_loggers(opt)
 
-    train_loader, train_sampler, val_loaders, _, total_iters = create_train_val_dataloader(opt, logger)
+    train_loader, train_sampler, val_loaders = build_train_val_loaders(opt, logger)
+    total_iters = int(opt["train"]["total_iter"])
+    batches_per_epoch = train_sampler.num_samples // train_loader.batch_size
+    if batches_per_epoch == 0:
+        raise ValueError(f"the training set yields no batch: {len(train_loader.dataset)} items for a batch of "
+                         f"{opt['datasets']['train']['batch_size_per_gpu']} (raise `length` or lower the batch)")
     model = build_model(opt)
-    start_epoch, current_iter = 0, 0
+    start_epoch, current_iter, skip_batches = 0, 0, 0
     if resume_state:
         model.resume_training(resume_state)
         start_epoch, current_iter = resume_state["epoch"], resume_state["iter"]
-        logger.info(f"Resuming training from epoch: {start_epoch}, iter: {current_iter}.")
+        # Continue the epoch's data stream where the saved run stopped (states of other models restart the epoch).
+        skip_batches = int(resume_state.get("epoch_batches", 0))
+        if skip_batches >= batches_per_epoch:
+            start_epoch, skip_batches = start_epoch + 1, 0
+        logger.info(f"Resuming training from epoch: {start_epoch}, iter: {current_iter}. Skipping the epoch's first "
+                    f"{skip_batches} batches (already trained on).")
     msg_logger = MessageLogger(opt, current_iter, tb_logger)
     prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
     if prefetch_mode not in (None, "cpu"):
@@ -155,49 +166,57 @@ def train(args: argparse.Namespace) -> str:
                     mininterval=2.0, dynamic_ncols=True)
     # Epochs until the iteration budget is spent (BasicSR's epoch count assumes ceil(len / batch) batches per epoch,
     # which drop_last makes one too many, so it can stop early).
-    epoch = start_epoch
-    while current_iter < total_iters:
-        train_sampler.set_epoch(epoch)
-        prefetcher.reset()
-        train_data = prefetcher.next()
-        if train_data is None:
-            raise ValueError(f"the training set yields no batch: {len(train_loader.dataset)} items for a batch of "
-                             f"{opt['datasets']['train']['batch_size_per_gpu']} (raise `length` or lower the batch)")
-        while train_data is not None and current_iter < total_iters:
-            data_timer.record()
-            current_iter += 1
-            model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
-            model.feed_data(train_data)
-            model.optimize_parameters(current_iter)
-            iter_timer.record()
-            progress.update(1)
-            if current_iter == 1:
-                msg_logger.reset_start_time()
-            if current_iter % opt["logger"]["print_freq"] == 0:
-                log_vars = {"epoch": epoch, "iter": current_iter, "lrs": model.get_current_learning_rate(),
-                            "time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()}
-                log_vars.update(model.get_current_log())
-                msg_logger(log_vars)
-            if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
-                logger.info("Saving models and training states.")
-                model.save(epoch, current_iter)
-            if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
-                for val_loader in val_loaders:
-                    model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
-            data_timer.start()
-            iter_timer.start()
+    try:  # the bar is closed before an error is reported, so the error line comes last
+        epoch = start_epoch
+        while current_iter < total_iters:
+            train_sampler.set_epoch(epoch, skip=skip_batches * train_loader.batch_size)
+            epoch_batches, skip_batches = skip_batches, 0
+            prefetcher.reset()
             train_data = prefetcher.next()
-        epoch += 1
-    progress.close()
+            while train_data is not None and current_iter < total_iters:
+                data_timer.record()
+                current_iter += 1
+                epoch_batches += 1
+                model.epoch_batches = epoch_batches
+                model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
+                model.feed_data(train_data)
+                model.optimize_parameters(current_iter)
+                iter_timer.record()
+                progress.update(1)
+                if current_iter == 1:
+                    msg_logger.reset_start_time()
+                if current_iter % opt["logger"]["print_freq"] == 0:
+                    log_vars = {"epoch": epoch, "iter": current_iter, "lrs": model.get_current_learning_rate(),
+                                "time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()}
+                    log_vars.update(model.get_current_log())
+                    msg_logger(log_vars)
+                if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
+                    logger.info("Saving models and training states.")
+                    model.save(epoch, current_iter)
+                if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
+                    _validate(model, val_loaders, current_iter, tb_logger, opt)
+                data_timer.start()
+                iter_timer.start()
+                train_data = prefetcher.next()
+            epoch += 1
+    finally:
+        progress.close()
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
     if opt.get("val") is not None:
-        for val_loader in val_loaders:
-            model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
+        _validate(model, val_loaders, current_iter, tb_logger, opt)
     if tb_logger:
         tb_logger.close()
     return opt["path"]["experiments_root"]
+
+
+def _validate(model, val_loaders: list, current_iter: int, tb_logger, opt: dict) -> None:
+    # Under a forked generator: validation must not move the training's random stream, or a run resumed from a
+    # state saved just before a validation would draw other numbers than the uninterrupted run.
+    with torch.random.fork_rng(devices=[]):
+        for val_loader in val_loaders:
+            model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
 
 
 def test(args: argparse.Namespace) -> str:

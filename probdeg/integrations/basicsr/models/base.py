@@ -12,11 +12,11 @@ from basicsr.utils import get_root_logger
 from torch.nn.parallel import DistributedDataParallel
 
 from ....checkpoint import save_checkpoint
+from ....errors import NonFiniteLossError
 from ....io import atomic_path
+from ..rng import capture_rng_state, restore_rng_state
 
-
-class NonFiniteLossError(RuntimeError):
-    """Too many consecutive training steps had a NaN or Inf loss."""
+__all__ = ["NonFiniteLossError", "ProbdegBaseModel", "linear_decay"]
 
 
 def linear_decay(total_iter: int, decay_start: int):
@@ -39,6 +39,9 @@ class ProbdegBaseModel(BaseModel):
         super().__init__(opt)
         self.network_options: dict[str, Mapping] = {}
         self.nonfinite_steps: dict[str, int] = {}  # consecutive non-finite steps, per loss (G and D alternate)
+        # Batches of the current epoch already trained on, kept up to date by the pipeline and saved with the
+        # training state, so that a resumed run skips them instead of restarting the epoch's data stream.
+        self.epoch_batches = 0
 
     def model_to_device(self, net):
         if not self.opt["dist"]:
@@ -66,21 +69,33 @@ class ProbdegBaseModel(BaseModel):
                         extra={"iter": int(current_iter)}, param_key=param_key)
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
-        if current_iter == -1 or self.opt.get("rank", 0) != 0:
+        if current_iter == -1:
             return
-        state = {"epoch": epoch, "iter": current_iter, "optimizers": [o.state_dict() for o in self.optimizers],
-                 "schedulers": [s.state_dict() for s in self.schedulers], "torch_rng": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        rng = [capture_rng_state()]
+        if self.opt["dist"]:  # every rank's generators, so that each rank resumes its own stream
+            import torch.distributed as dist
+
+            rng = [None] * dist.get_world_size()
+            dist.all_gather_object(rng, capture_rng_state())
+        if self.opt.get("rank", 0) != 0:
+            return
+        state = {"epoch": epoch, "iter": current_iter, "epoch_batches": int(self.epoch_batches),
+                 "optimizers": [o.state_dict() for o in self.optimizers],
+                 "schedulers": [s.state_dict() for s in self.schedulers], "rng": rng}
         with atomic_path(os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
             torch.save(state, tmp)
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)
-        if "torch_rng" in resume_state:
-            torch.set_rng_state(resume_state["torch_rng"].cpu())
-        if "cuda_rng" in resume_state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in resume_state["cuda_rng"]])
+        rank, states = self.opt.get("rank", 0), resume_state.get("rng")
+        if states is not None:
+            if len(states) != self.opt.get("world_size", 1):
+                get_root_logger().warning(f"the training state holds the random generators of {len(states)} "
+                                          f"process(es), this run has {self.opt.get('world_size', 1)}: each rank "
+                                          "takes those of rank (its rank modulo that number)")
+            restore_rng_state(states[rank % len(states)])
+        elif "torch_rng" in resume_state:  # states saved before the numpy / Python generators were kept
+            restore_rng_state({"torch": resume_state["torch_rng"], "cuda": resume_state.get("cuda_rng", [])})
 
     def loss_is_finite(self, loss: torch.Tensor, what: str, current_iter: int) -> bool:
         """False (and logged) for a NaN / Inf loss, so the caller skips the step; raises after too many in a row."""

@@ -55,6 +55,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
         for i, net_opt in enumerate(net_opts):
             self.network_options[f"net_sr{i}"] = net_opt
             self.nets.append(self.model_to_device(build_network(net_opt)))
+            self.print_network(self.nets[-1])  # logs "DistributedDataParallel - <arch>" for each model under DDP
         self._load_initial_weights()
         ema_decay = float((opt.get("train") or {}).get("ema_decay", 0) or 0)
         self.ema_decay = ema_decay
@@ -164,7 +165,9 @@ class CollaborativeSRModel(ProbdegBaseModel):
                                     self.total_progress, self.weights)  # skips the step on a non-finite loss
         if not self.loss_is_finite(torch.stack(losses.total).sum().detach(), "collaborative", current_iter):
             return
-        self.log_dict = OrderedDict(losses.as_dict())
+        # Averaged over the ranks under DDP (BasicSR's reduce), so the log shows the global batch's losses.
+        self.log_dict = self.reduce_loss_dict(OrderedDict(
+            (key, torch.tensor(value, device=self.device)) for key, value in losses.as_dict().items()))
         if self.ema_decay > 0:
             self._update_ema()
 
