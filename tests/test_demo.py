@@ -83,7 +83,7 @@ def test_the_scores_are_finite_and_the_printed_eval_command_reproduces_them(demo
     assert ensemble["psnr"] != single["psnr"]  # the mean of two models is not model 0
     for name, generator in scores["generators"].items():
         assert math.isfinite(generator["psnr_lr"]) and generator["realism_hf"] >= 0, name
-    assert scores["generators"]["deresnet_det"]["diversity"] == 0
+    assert scores["generators"]["deresnet_det"]["diversity"] < 1e-8  # float noise of batched convolutions only
     assert scores["generators"]["wgn"]["diversity"] > 0
     # The report's `probdeg eval` command for MSSR gives the reported PSNR.
     mssr = scores["methods"]["mssr"]
@@ -216,7 +216,7 @@ def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capsys):
     cv2.imwrite(str(hr_dir / "g rgba.png"), np.dstack([crop("chelsea")[..., ::-1], np.full((192, 192), 200, np.uint8)]))
     write_image(hr_dir / "h tiny.png", np.zeros((8, 8, 3), np.float32))  # smaller than the crop
     write_image(hr_dir / "i ünïcödé.png", crop("astronaut")[::-1].astype(np.float32) / 255)
-    write_image(lr_dir / "hubble.jpg", photos.hubble_deep_field()[:64, :64].astype(np.float32) / 255)
+    cv2.imwrite(str(lr_dir / "hubble.jpg"), photos.hubble_deep_field()[:64, :64, ::-1])
     cv2.imwrite(str(lr_dir / "ihc rgba.png"), np.dstack([photos.immunohistochemistry()[:64, :64],
                                                          np.full((64, 64), 255, np.uint8)]))
     cv2.imwrite(str(lr_dir / "lr 16bit.png"), photos.coffee()[:64, :64].astype(np.uint16) * 257)

@@ -34,7 +34,7 @@ class Budget:
 
 # Wall times on 2 CPU cores are in docs/RESULTS.md. The pretraining is cheap (one small RRDB on bicubic LR, about
 # 0.05 s an iteration) and needs about 2000 iterations to match bicubic upscaling on the validation pairs.
-BUDGETS = {"quick": Budget("quick", 100, 100, 500), "full": Budget("full", 1000, 800, 3000)}
+BUDGETS = {"quick": Budget("quick", 100, 100, 500), "full": Budget("full", 800, 600, 2500)}
 
 
 @dataclass(frozen=True)
