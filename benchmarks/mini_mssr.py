@@ -7,6 +7,10 @@ Every seed trains the three generators and seven SR runs from scratch on the sam
 seed 0); only the training seed changes. A seed whose folder already holds a finished run is reused (the demo's
 stages are resumable), so an interrupted study continues where it stopped. Prints, and writes as markdown:
 PSNR / SSIM per method, and the paper's claims as paired differences (the same seed on both sides).
+
+``--oracle`` adds a diagnostic the demo cannot run on real data: per seed, one more SR run, started from the same
+RRDB (bicubic LR) for the same iterations, on LR made by the true degradation (the demo's, 8 samples per HR image,
+offline). It bounds what any degradation generator could give the SR model at this scale.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 
 from probdeg.demo import BUDGETS, Budget, DemoConfig, run_demo
 from probdeg.demo.plan import ROWS
+
+ORACLE_SAMPLES = 8
 
 # (claim, better row, worse row): what the paper's tables say.
 CLAIMS = [
@@ -47,11 +53,12 @@ def summarise(results: dict[int, dict], seconds: dict[int, float], budget: Budge
              f"(bicubic LR), {budget.stage2_iters} per SR run started from it. Training seeds "
              f"{', '.join(map(str, seeds))}, data seed 0. Wall time per seed: {times}.", "",
              "| Method | PSNR (mean ± std) | SSIM (mean ± std) | PSNR per seed |", "|---|---|---|---|"]
-    for row in ROWS:
-        psnrs = [results[s]["methods"][row.key]["psnr"] for s in seeds]
-        ssims = [results[s]["methods"][row.key]["ssim"] for s in seeds]
-        lines.append(f"| {row.label} | {_mean_std(psnrs, 2)} | {_mean_std(ssims, 3)} | "
-                     + ", ".join(f"{v:.2f}" for v in psnrs) + " |")
+    keys = [row.key for row in ROWS] + (["oracle"] if "oracle" in results[seeds[0]]["methods"] else [])
+    for key in keys:
+        psnrs = [results[s]["methods"][key]["psnr"] for s in seeds]
+        ssims = [results[s]["methods"][key]["ssim"] for s in seeds]
+        lines.append(f"| {results[seeds[0]]['methods'][key]['label']} | {_mean_std(psnrs, 2)} | "
+                     f"{_mean_std(ssims, 3)} | " + ", ".join(f"{v:.2f}" for v in psnrs) + " |")
     lines += ["", "| Claim (paired by seed) | PSNR difference (mean ± std) | seeds where it holds |", "|---|---|---|"]
     for claim, better, worse in CLAIMS:
         diffs = [results[s]["methods"][better]["psnr"] - results[s]["methods"][worse]["psnr"] for s in seeds]
@@ -64,12 +71,50 @@ def summarise(results: dict[int, dict], seconds: dict[int, float], budget: Budge
     return "\n".join(lines) + "\n"
 
 
+def train_oracle(out: Path, budget: Budget, seed: int) -> dict:
+    """The ``--oracle`` run of one seed (see the module doc); returns its PSNR / SSIM on the validation pairs."""
+    import numpy as np
+
+    from probdeg.demo.data import DemoData
+    from probdeg.demo.plan import SRRun
+    from probdeg.demo.runner import sr_overrides, train_command
+    from probdeg.demo.stages import StageStore
+    from probdeg.evaluation import evaluate_folders
+    from probdeg.inference import sr_folder
+    from probdeg.integrations.basicsr.pipeline import train
+    from probdeg.io import list_images, read_image, write_image
+    from probdeg.presets import preset_path
+    from probdeg.sample_data import camera_degradation
+
+    store = StageStore(out / "stages")
+    data = DemoData.from_record(store.load("data")["folders"])
+    oracle_lr = out / "data" / "oracle_lr"
+    rng = np.random.default_rng(12345)  # not the data seed: fresh draws of the same degradation
+    for path in list_images(data.train_hr):
+        hr = read_image(path)
+        for k in range(ORACLE_SAMPLES):
+            write_image(oracle_lr / f"{path.stem}_s{k}.png", camera_degradation(hr, 4, rng))
+    init = Path(store.load("sr_rrdb_bicubic")["models"][0])
+    run = SRRun("oracle", "tiny/sr_single_det", None)
+    overrides = sr_overrides(run, data, {}, budget.stage2_iters, seed, init) + [
+        'degradations=[{"offline": "oracle"}]', f"datasets:train:synthetic_lr={json.dumps({'oracle': str(oracle_lr)})}"]
+    print(train_command(preset_path(run.preset), out, overrides), flush=True)
+    train(argparse.Namespace(opt=str(preset_path(run.preset)), launcher="none", auto_resume=True, debug=False,
+                             set=overrides, local_rank=0, root=str(out), no_progress=True))
+    model = out / "experiments" / "demo_sr_oracle" / "models" / "net_sr0_latest.pth"
+    sr_dir = out / "sr" / "oracle"
+    sr_folder([model], data.val_lr, sr_dir, progress=False)
+    evaluation = evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False)
+    return {"label": "Oracle (true degradation)", "psnr": evaluation.mean["psnr"], "ssim": evaluation.mean["ssim"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", default="full", help=f"{', '.join(BUDGETS)} or STAGE1,STAGE2,PRETRAIN iterations")
     parser.add_argument("--out", default="benchmarks/out/mini_mssr")
     parser.add_argument("--markdown", default=None, help="also write the tables to this file")
+    parser.add_argument("--oracle", action="store_true", help="also train an SR model on the true degradation")
     args = parser.parse_args(argv)
     budget = BUDGETS.get(args.budget) or Budget("custom", *(int(v) for v in args.budget.split(",")))
     out = Path(args.out) / budget.name if budget.name != "custom" else \
@@ -82,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                                      progress=sys.stderr.isatty()))
         seconds[seed] = time.perf_counter() - start
         results[seed] = json.loads((result.out / "scores.json").read_text())
+        if args.oracle:
+            results[seed]["methods"]["oracle"] = train_oracle(result.out, budget, seed)
         # A reused seed's wall time is its stages' training time plus this run's scoring.
         seconds[seed] = max(seconds[seed], sum(r["seconds"] for r in result.records.values()))
     table = summarise(results, seconds, budget)

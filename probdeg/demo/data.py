@@ -37,6 +37,14 @@ class DemoData:
     source: str
     val_source: str
 
+    def as_record(self) -> dict[str, str]:
+        return {k: str(v) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_record(cls, record: dict[str, str]) -> DemoData:
+        """The inverse of :meth:`as_record` (a stage record's ``folders``)."""
+        return cls(**{k: v if k in ("source", "val_source") else Path(v) for k, v in record.items()})
+
 
 def _image_folder(path: Optional[Path], flag: str) -> Path:
     if path is None:

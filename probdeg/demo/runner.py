@@ -168,13 +168,12 @@ class _Runner:
             data = prepare_data(self.out / "data", user, self.config.degradation, seed=self.config.data_seed,
                                 degradation_name=name)
             record = self.store.finish("data", config, time.perf_counter() - start,
-                                       folders={k: str(v) for k, v in vars(data).items()})
+                                       folders=data.as_record())
             self.say(f"      made in {record['seconds']:.1f} s")
         else:
             self.say("      reused (made by an earlier run)")
         self.records["data"] = record
-        folders = record["folders"]
-        return DemoData(**{k: Path(v) if k not in ("source", "val_source") else v for k, v in folders.items()})
+        return DemoData.from_record(record["folders"])
 
     # -------------------------------------------------------------------------------------------------- training
     def train(self, key: str, preset_name: str, overrides: list[str], upstream: list[str], what: str,
