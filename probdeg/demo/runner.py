@@ -122,7 +122,7 @@ def train_command(preset: Path, root: Path, overrides: list[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _quiet_basicsr_console() -> None:
+def quiet_basicsr_console() -> None:
     """BasicSR logs every option and metric to the console; the demo shows progress bars and keeps the logs in each
     experiment's log file."""
     from ..integrations.basicsr.compat import import_basicsr
@@ -266,7 +266,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     user = check_user_folders(runner.out, *(Path(p) if p is not None else None
                                             for p in (config.hr, config.lr, config.val_hr, config.val_lr)))
     runner.out.mkdir(parents=True, exist_ok=True)
-    _quiet_basicsr_console()
+    quiet_basicsr_console()
     data = runner.data(user)
     generators = runner.stage1(data)
     runner.stage2(data, generators)
