@@ -24,3 +24,15 @@ def test_a_user_error_is_one_line_and_exit_code_2(capsys):
 def test_console_entry_point_and_module_run():
     result = subprocess.run([sys.executable, "-m", "probdeg", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("probdeg 0.1.0")
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_resume(monkeypatch, capsys):
+    from probdeg.cli import summary
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(summary, "run", interrupted)
+    assert main(["summary", "--arch", "DeResnet"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; the same command resumes" in err and "Traceback" not in err

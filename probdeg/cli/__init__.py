@@ -44,3 +44,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         # line, not a traceback; multi-line messages (YAML's) are folded onto it.
         print(f"probdeg {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Everything probdeg writes is atomic, and train / degrade / sr / demo resume: say so instead of a traceback.
+        print(f"\nprobdeg {args.command}: interrupted; the same command resumes where it stopped", file=sys.stderr)
+        return 130
