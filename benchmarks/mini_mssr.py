@@ -63,6 +63,13 @@ def summarise(results: dict[int, dict], seconds: dict[int, float], budget: Budge
     for claim, better, worse in CLAIMS:
         diffs = [results[s]["methods"][better]["psnr"] - results[s]["methods"][worse]["psnr"] for s in seeds]
         lines.append(f"| {claim} | {_mean_std(diffs, 2)} dB | {sum(d > 0 for d in diffs)} of {len(diffs)} |")
+    sigmas = results[seeds[0]]["robustness"]["sigmas"]
+    lines += ["", "| Method | " + " | ".join(f"PSNR at sigma {s:g}" for s in sigmas) + " |",
+              "|---|" + "---|" * len(sigmas)]
+    for row in ROWS:
+        curves = [results[s]["robustness"]["psnr"][row.label] for s in seeds]
+        lines.append(f"| {row.label} | " + " | ".join(_mean_std([c[i] for c in curves], 2)
+                                                      for i in range(len(sigmas))) + " |")
     lines += ["", "| Generator | PSNR vs real LR | HF distance | diversity |", "|---|---|---|---|"]
     for name, first in results[seeds[0]]["generators"].items():
         values = [[results[s]["generators"][name][k] for s in seeds] for k in ("psnr_lr", "realism_hf", "diversity")]
