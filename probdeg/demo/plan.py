@@ -63,6 +63,7 @@ class SRRun:
         sources: per SR model, the generator keys it learns from (several: their union, one drawn per batch);
             ``None`` keeps the preset's own source (bicubic).
         overrides: further ``--set`` overrides.
+        num_models: K, when it differs from the preset's.
         hr_from_lr: train on the real LR images as HR (SimUSR).
         init: start from the weights of :data:`PRETRAIN` (RRDB trained on bicubic LR), as the paper starts every SR
             model from ESRGAN's PSNR-oriented RRDB, itself trained on bicubic LR.
@@ -74,6 +75,7 @@ class SRRun:
     preset: str
     sources: Optional[tuple[tuple[str, ...], ...]]
     overrides: tuple[str, ...] = ()
+    num_models: Optional[int] = None
     hr_from_lr: bool = False
     init: bool = True
     full_progress: bool = False
@@ -87,7 +89,7 @@ SR_RUNS = (
     SRRun("single_prob", "tiny/sr_single_prob", (("deresnet_prob",),)),
     # Two independent models on the union of both generators' LR: model 0 is the naive combination, the mean of both
     # its ensemble (the paper's control that CL's gain is not the ensemble's).
-    SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("num_models=2", "collab:lambda_col=0")),
+    SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("collab:lambda_col=0",), num_models=2),
     SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",))),
     SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",)), full_progress=True),
     SRRun("simusr", "tiny/simusr", None, hr_from_lr=True),

@@ -113,6 +113,8 @@ def sr_overrides(run: SRRun, data: DemoData, generators: dict[str, Path], iters:
         overrides.append(f"collab:total_progress={iters}")
     if init is not None:
         overrides.append(f"path:pretrain_network_sr={_quoted(init)}")
+    if run.num_models is not None:
+        overrides.append(f"num_models={run.num_models}")
     return overrides + list(run.overrides)
 
 
@@ -234,7 +236,7 @@ class _Runner:
             iters = self.budget.stage2_iters if run.init else self.budget.pretrain_iters
             overrides = sr_overrides(run, data, generators, iters, self.config.seed, init)
             upstream = ["data"] + [f"g_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
-            models = 2 if "num_models=2" in run.overrides else int(read_yaml(preset_path(run.preset))["num_models"])
+            models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
             self.train(f"sr_{run.key}", run.preset, overrides, upstream + ([f"sr_{PRETRAIN}"] if run.init else []),
                        f"stage 2: {run.key}" + (f" (from {PRETRAIN})" if run.init else ""),
                        [f"net_sr{i}_latest.pth" for i in range(models)])
