@@ -84,11 +84,10 @@ def train_oracle(out: Path, budget: Budget, seed: int) -> dict:
 
     from probdeg.demo.data import DemoData
     from probdeg.demo.plan import SRRun
-    from probdeg.demo.runner import sr_overrides, train_command
+    from probdeg.demo.runner import run_training, sr_overrides, train_command
     from probdeg.demo.stages import StageStore
     from probdeg.evaluation import evaluate_folders
     from probdeg.inference import sr_folder
-    from probdeg.integrations.basicsr.pipeline import train
     from probdeg.io import list_images, read_image, write_image
     from probdeg.presets import preset_path
     from probdeg.sample_data import camera_degradation
@@ -106,9 +105,7 @@ def train_oracle(out: Path, budget: Budget, seed: int) -> dict:
     overrides = sr_overrides(run, data, {}, budget.stage2_iters, seed, init) + [
         'degradations=[{"offline": "oracle"}]', f"datasets:train:synthetic_lr={json.dumps({'oracle': str(oracle_lr)})}"]
     print(train_command(preset_path(run.preset), out, overrides), flush=True)
-    train(argparse.Namespace(opt=str(preset_path(run.preset)), launcher="none", auto_resume=True, debug=False,
-                             set=overrides, local_rank=0, root=str(out), no_progress=True))
-    model = out / "experiments" / "demo_sr_oracle" / "models" / "net_sr0_latest.pth"
+    model = run_training(preset_path(run.preset), overrides, out, progress=False) / "models" / "net_sr0_latest.pth"
     sr_dir = out / "sr" / "oracle"
     sr_folder([model], data.val_lr, sr_dir, progress=False)
     evaluation = evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False)
@@ -133,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_demo(DemoConfig(out=out / f"seed{seed}", budget=budget, seed=seed, data_seed=0,
                                      progress=sys.stderr.isatty()))
         seconds[seed] = time.perf_counter() - start
-        results[seed] = json.loads((result.out / "scores.json").read_text())
+        results[seed] = result.scores
         if args.oracle:
             results[seed]["methods"]["oracle"] = train_oracle(result.out, budget, seed)
         # A reused seed's wall time is its stages' training time plus this run's scoring.

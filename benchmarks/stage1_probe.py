@@ -18,18 +18,16 @@ from pathlib import Path
 
 from probdeg.demo.data import DemoData
 from probdeg.demo.plan import GENERATORS, SR_RUNS
-from probdeg.demo.runner import quiet_basicsr_console, train_command
+from probdeg.demo.runner import quiet_basicsr_console, run_training, train_command
 from probdeg.demo.scoring import CROP_BORDER, score_generators
 from probdeg.demo.stages import StageStore
 
 
 def _train(preset: str, overrides: list[str], root: Path) -> Path:
-    from probdeg.integrations.basicsr.pipeline import train
     from probdeg.presets import preset_path
 
     print(train_command(preset_path(preset), root, overrides), flush=True)
-    return Path(train(argparse.Namespace(opt=str(preset_path(preset)), launcher="none", auto_resume=True,
-                                         debug=False, set=overrides, local_rank=0, root=str(root), no_progress=True)))
+    return run_training(preset_path(preset), overrides, root, progress=False)
 
 
 def _replace(overrides: list[str], changes: list[str]) -> list[str]:
@@ -67,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     out = demo / "sr" / f"probe_{args.name}"
     sr_folder([sr_dir / "models" / "net_sr0_latest.pth"], data.val_lr, out, progress=False)
     probe_sr = evaluate_folders(out, data.val_hr, crop_border=CROP_BORDER, lpips=False).mean
-    seed = generator["config"]["overrides"]
-    seed = int(next(o.split("=")[1] for o in seed if o.startswith("manual_seed=")))
+    seed = int(next(o.split("=", 1)[1] for o in generator["config"]["overrides"] if o.startswith("manual_seed=")))
     demo_scores = json.loads((demo / "scores.json").read_text())
     label = next(g.label for g in GENERATORS if g.key == "deresnet_prob")
     probe_g = score_generators(data, {**{g.key: Path(store.load(f"g_{g.key}")["models"][0]) for g in GENERATORS},

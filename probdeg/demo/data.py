@@ -145,6 +145,27 @@ def hold_out(hr: Path, folder: Path, degradation: Degradation, *, seed: int) -> 
     return train_hr, val_hr, val_lr
 
 
+def read_pairs(val_hr: Path, val_lr: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Read the validation pairs: ``(key, HR cropped to SCALE x its LR, LR)``, HWC float RGB.
+
+    Raises:
+        ValueError: no pair, an unreadable file, or an HR smaller than ``SCALE`` x its LR, naming the file(s).
+    """
+    from ..evaluation import match_images
+
+    pairs = []
+    for key, lr_path, hr_path in match_images(val_lr, val_hr).pairs:
+        lr, hr = read_image(lr_path), read_image(hr_path)
+        h, w = lr.shape[0] * SCALE, lr.shape[1] * SCALE
+        if hr.shape[0] < h or hr.shape[1] < w:
+            raise ValueError(f"validation pair: HR {str(hr_path)!r} ({hr.shape[1]}x{hr.shape[0]}) is not {SCALE}x "
+                             f"its LR {str(lr_path)!r} ({lr.shape[1]}x{lr.shape[0]})")
+        pairs.append((key, hr[:h, :w], lr))
+    if not pairs:
+        raise ValueError(f"--val-lr {str(val_lr)!r} and --val-hr {str(val_hr)!r}: no image pairs by file name")
+    return pairs
+
+
 def check_pairs(val_hr: Path, val_lr: Path) -> None:
     """Check the user's validation pairs before any training: every LR image pairs with an HR image by name, both
     read, and the HR is ``SCALE`` times the LR (BasicSR's validation would otherwise fail mid-run).
@@ -154,17 +175,10 @@ def check_pairs(val_hr: Path, val_lr: Path) -> None:
     """
     from ..evaluation import match_images
 
-    matching = match_images(val_lr, val_hr)
-    if not matching.pairs:
-        raise ValueError(f"--val-lr {str(val_lr)!r} and --val-hr {str(val_hr)!r}: no image pairs by file name")
-    problems = matching.problems("--val-lr")
+    problems = match_images(val_lr, val_hr).problems("--val-lr")
     if problems:
         raise ValueError(f"validation pairs: {' '.join(problems)}")
-    for _, lr_path, hr_path in matching.pairs:
-        lr, hr = read_image(lr_path), read_image(hr_path)
-        if hr.shape[0] < lr.shape[0] * SCALE or hr.shape[1] < lr.shape[1] * SCALE:
-            raise ValueError(f"validation pair: HR {str(hr_path)!r} ({hr.shape[1]}x{hr.shape[0]}) is not {SCALE}x "
-                             f"its LR {str(lr_path)!r} ({lr.shape[1]}x{lr.shape[0]})")
+    read_pairs(val_hr, val_lr)
 
 
 def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: Degradation, *, seed: int,

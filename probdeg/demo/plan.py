@@ -117,7 +117,6 @@ ROWS = (
     Row("mssr", "CL (MSSR)", "mssr"),
     Row("simusr", "SimUSR", "simusr"),
 )
-ROW_LABELS = {row.key: row.label for row in ROWS}
 
 # The paper's tables, as (title, [(row key, label in that table)]).
 TABLE1 = ("Table 1: deterministic vs probabilistic degradation generator (same RRDB, one degradation)",

@@ -124,6 +124,15 @@ def train_command(preset: Path, root: Path, overrides: list[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def run_training(preset: Path, overrides: list[str], root: Path, *, progress: bool = True) -> Path:
+    """``probdeg train -opt PRESET --root ROOT --auto_resume --set OVERRIDES`` in this process; returns the
+    experiment folder."""
+    from ..integrations.basicsr.pipeline import train
+
+    return Path(train(argparse.Namespace(opt=str(preset), launcher="none", auto_resume=True, debug=False,
+                                         set=overrides, local_rank=0, root=str(root), no_progress=not progress)))
+
+
 def quiet_basicsr_console() -> None:
     """BasicSR logs every option and metric to the console; the demo shows progress bars and keeps the logs in each
     experiment's log file."""
@@ -179,7 +188,7 @@ class _Runner:
 
     # -------------------------------------------------------------------------------------------------- training
     def train(self, key: str, preset_name: str, overrides: list[str], upstream: list[str], what: str,
-              models: list[str]) -> dict[str, Any]:
+              models: list[str], iters: int) -> dict[str, Any]:
         from ..presets import preset_path
 
         preset = preset_path(preset_name)
@@ -187,7 +196,7 @@ class _Runner:
                   "upstream": {k: self.records[k]["run_id"] for k in upstream}}
         command = train_command(preset, self.out, overrides)
         experiment = self.out / "experiments" / f"demo_{key}"
-        self.announce(f"{what} ({preset_name}, {self._iters(overrides)} iterations)")
+        self.announce(f"{what} ({preset_name}, {iters} iterations)")
         record = self.store.finished(key, config)
         if record is not None and all(Path(p).is_file() for p in record["models"]):
             self.say(f"      reused (trained by an earlier run in {record['seconds']:.0f} s)")
@@ -200,10 +209,7 @@ class _Runner:
             self.say("      resuming an interrupted run from its last training state")
         self.store.start(key, config)
         start = time.perf_counter()
-        from ..integrations.basicsr.pipeline import train
-
-        train(argparse.Namespace(opt=str(preset), launcher="none", auto_resume=True, debug=False, set=overrides,
-                                 local_rank=0, root=str(self.out), no_progress=not self.config.progress))
+        run_training(preset, overrides, self.out, progress=self.config.progress)
         paths = [experiment / "models" / name for name in models]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
@@ -214,16 +220,12 @@ class _Runner:
         self.records[key] = record
         return record
 
-    @staticmethod
-    def _iters(overrides: list[str]) -> str:
-        return next(o.split("=", 1)[1] for o in overrides if o.startswith("train:total_iter="))
-
     def stage1(self, data: DemoData) -> dict[str, Path]:
         checkpoints = {}
         for run in GENERATORS:
             overrides = generator_overrides(run, data, self.budget.stage1_iters, self.config.seed)
             record = self.train(f"g_{run.key}", run.preset, overrides, ["data"], f"stage 1: {run.label}",
-                                ["net_g_latest.pth"])
+                                ["net_g_latest.pth"], self.budget.stage1_iters)
             checkpoints[run.key] = Path(record["models"][0])
         return checkpoints
 
@@ -239,7 +241,7 @@ class _Runner:
             models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
             self.train(f"sr_{run.key}", run.preset, overrides, upstream + ([f"sr_{PRETRAIN}"] if run.init else []),
                        f"stage 2: {run.key}" + (f" (from {PRETRAIN})" if run.init else ""),
-                       [f"net_sr{i}_latest.pth" for i in range(models)])
+                       [f"net_sr{i}_latest.pth" for i in range(models)], iters)
 
 
 def environment() -> dict[str, Any]:
@@ -249,7 +251,7 @@ def environment() -> dict[str, Any]:
     import torch
 
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads()}
 
 

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import load_generator
-from ..evaluation import evaluate_folders, match_images, noise_sweep, write_sweep
+from ..evaluation import evaluate_folders, noise_sweep, write_sweep
 from ..inference import sr_folder, super_resolve
 from ..io import image_to_tensor, list_images, read_image, write_image
 from ..metrics import high_frequency_distance, psnr, sample_diversity
 from ..synthesis import degrade_image
-from .data import SCALE, DemoData
+from .data import SCALE, DemoData, read_pairs
 from .plan import GENERATORS, ROWS, Row
 
 SIGMAS = (0.0, 5.0, 10.0, 15.0)  # LR noise of the robustness sweep, 8-bit units (MSSR's Figure 7)
@@ -89,22 +89,6 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     return scores
 
 
-def _pairs(data: DemoData) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(key, HR cropped to SCALE x its LR, LR) of every validation pair."""
-    pairs = []
-    for key, lr_path, hr_path in match_images(data.val_lr, data.val_hr).pairs:
-        lr = image_to_tensor(read_image(lr_path))
-        hr = image_to_tensor(read_image(hr_path))[:, :lr.shape[-2] * SCALE, :lr.shape[-1] * SCALE]
-        if hr.shape[-2:] != (lr.shape[-2] * SCALE, lr.shape[-1] * SCALE):
-            raise ValueError(f"validation pair {key!r}: HR {str(hr_path)!r} is smaller than {SCALE}x its LR "
-                             f"{str(lr_path)!r}")
-        pairs.append((key, hr, lr))
-    if not pairs:
-        raise ValueError(f"no validation LR image in {str(data.val_lr)!r} pairs with an HR image in "
-                         f"{str(data.val_hr)!r} by name")
-    return pairs
-
-
 def score_generators(data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, dict[str, Any]]:
     """How close each generator's LR is to the real LR of the validation pairs (MSSR's Figure 4 table, with weight-
     free figures: LPIPS needs AlexNet weights that cannot be downloaded here).
@@ -114,7 +98,8 @@ def score_generators(data: DemoData, generators: dict[str, Path], *, seed: int) 
     noise statistics) and ``diversity`` (mean pairwise L1 between samples; 0 = deterministic). Bicubic and bicubic
     plus white Gaussian noise (sigma 20, the paper's WGN row) are scored the same way.
     """
-    pairs = _pairs(data)
+    pairs = [(key, image_to_tensor(hr), image_to_tensor(lr))
+             for key, hr, lr in read_pairs(data.val_hr, data.val_lr)]
 
     def bicubic(hr: torch.Tensor) -> torch.Tensor:
         h, w = hr.shape[-2] // SCALE, hr.shape[-1] // SCALE
