@@ -21,9 +21,9 @@ import torch
 
 from probdeg.archs import probabilistic_deresnet
 from probdeg.checkpoint import save_checkpoint
+from probdeg.degrade import degrade_folder
 from probdeg.injection import NoiseInjection
 from probdeg.io import read_image, write_image
-from probdeg.synthesis import degrade_folder
 
 
 def make_inputs(folder: Path, count: int, size: int) -> None:

@@ -36,7 +36,7 @@ def child(args: argparse.Namespace) -> None:
     import cv2  # noqa: F401
     import torch
 
-    import probdeg.integrations.basicsr  # noqa: F401  (imported by `load_generator` anyway: count it in the baseline)
+    import probdeg.integrations.basicsr  # noqa: F401  (imported by `load_network` anyway: count it in the baseline)
     from probdeg.cli import main
 
     if args.threads:

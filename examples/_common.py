@@ -47,7 +47,7 @@ def unpaired_folders(args: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
     if args.hr is not None:
         yield args.hr, args.lr
         return
-    from probdeg.sample_data import make_sample_data
+    from probdeg.sample_task import make_sample_data
 
     with tempfile.TemporaryDirectory(prefix="probdeg-example-") as tmp:
         folders = make_sample_data(tmp, scale=4, seed=args.seed)

@@ -29,8 +29,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from probdeg import DeResnet, FSDiscriminator, Probabilistic, param_groups
-from probdeg.data import UnpairedImageDataset
 from probdeg.losses import ColorLoss
+from probdeg.unpaired_data import UnpairedImageDataset
 
 SCALE = 4
 

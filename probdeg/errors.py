@@ -1,11 +1,44 @@
-"""Errors a user can act on, raised by training and shown by the command line as one line (no traceback).
+"""probdeg's own errors. The command line prints a :class:`UserError` (and an ``OSError``) as one line with exit code
+2; anything else is a bug and keeps its traceback.
 
-Reading errors live with what they read: :class:`probdeg.io.ImageReadError` and
-:class:`probdeg.integrations.basicsr.options.OptionError` (both ValueErrors).
+Every user error is also a ``ValueError``, so code written against the built-in type keeps working.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Union
 
-class NonFiniteLossError(RuntimeError):
+
+class ProbdegError(Exception):
+    """Base class of probdeg's errors."""
+
+
+class UserError(ProbdegError, ValueError):
+    """A bad input, setting or file that the user can fix; the message says which and what was expected."""
+
+
+class OptionError(UserError):
+    """An option file (or ``--set`` override) that cannot be used; the message names the file and the key."""
+
+
+class ImageReadError(UserError):
+    """An image file that cannot be used: empty, corrupt or truncated, not an image, or of an unsupported layout.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], reason: str) -> None:
+        super().__init__(path, reason)  # both in args, so the error survives pickling (e.g. from a worker process)
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot read image {str(self.path)!r}: {self.reason}"
+
+
+class NonFiniteLossError(ProbdegError, RuntimeError):
     """Too many consecutive training steps had a NaN or Inf loss."""

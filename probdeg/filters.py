@@ -167,13 +167,15 @@ class HighPass(_SpatialFilter):
         """Number of channels this filter returns for ``in_channels`` input channels."""
         return in_channels * self.out_channels_factor
 
-    def forward(self, x: Tensor) -> Tensor:
+    def residual(self, x: Tensor) -> Tensor:
+        """The high frequencies themselves, before the mapping to [0, 1] (a flat input gives 0)."""
         if self.kind == "wavelet":
             _, lh, hl, hh = haar_dwt(x)
-            high = torch.cat((lh, hl, hh), dim=1)
-        else:
-            high = self._crop(x) - self._blur(x)
-        return high * 0.5 + 0.5
+            return torch.cat((lh, hl, hh), dim=1)
+        return self._crop(x) - self._blur(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.residual(x) * 0.5 + 0.5
 
 
 class LowPass(_SpatialFilter):

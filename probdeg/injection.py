@@ -15,6 +15,7 @@ that :class:`probdeg.Probabilistic` sets for the duration of one forward call.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
@@ -77,6 +78,9 @@ class NoiseInjection(nn.Module):
         noise: ``"shared"`` draws one spatial map per sample shared by all channels (released code);
             ``"per_channel"`` draws an independent map per channel.
         mean_shift: ``conditional`` only; adds a learned, zero-initialised 1x1-conv shift of the mean.
+        init_strength: the initial value of every channel's noise scale ``weight``. 0 (the released code's choice)
+            makes a freshly wrapped net exactly the bare net; a positive value starts the latents active, so that
+            training need not grow them from nothing (the noise's standard deviation is ``init_strength * std``).
         context: the sampling context shared with the wrapper; a fresh default one when ``None``.
         name: the wrapped module this layer belongs to, shown in ``print``.
 
@@ -92,6 +96,7 @@ class NoiseInjection(nn.Module):
         std: float = 0.1,
         noise: NoiseLayout = "shared",
         mean_shift: bool = False,
+        init_strength: float = 0.0,
         context: Optional[SamplingContext] = None,
         name: str = "",
     ) -> None:
@@ -104,14 +109,19 @@ class NoiseInjection(nn.Module):
             raise ValueError("mean_shift=True needs sigma='conditional' (the channel type has mu(h) = h)")
         if channels < 1:
             raise ValueError(f"channels must be positive, got {channels}")
+        if not math.isfinite(float(std)) or std < 0:
+            raise ValueError(f"std must be a finite number >= 0, got {std!r}")
+        if not math.isfinite(float(init_strength)):
+            raise ValueError(f"init_strength must be a finite number, got {init_strength!r}")
         self.channels = channels
         self.sigma_type = sigma
         self.std = float(std)
         self.noise = noise
         self.name = name
         self.context = context if context is not None else SamplingContext()
-        # Zero-initialised strength: the wrapped net starts out exactly deterministic (StyleGAN's noise weight).
-        self.weight = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        # Zero-initialised strength by default: the wrapped net starts out exactly deterministic (StyleGAN's noise
+        # weight), so pretrained deterministic weights keep working.
+        self.weight = nn.Parameter(torch.full((1, channels, 1, 1), float(init_strength)))
         self.sigma_conv: Optional[nn.Conv2d] = None
         self.shift_conv: Optional[nn.Conv2d] = None
         if sigma == "conditional":

@@ -8,50 +8,80 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from .errors import ImageReadError, UserError
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "image_to_tensor", "is_temporary",
+    "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float", "write_image",
+    "write_image_uint8",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 PathLike = Union[str, os.PathLike]
 
 
-class ImageReadError(ValueError):
-    """An image file that cannot be used: empty, corrupt or truncated, not an image, or of an unsupported layout.
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
-    Attributes:
-        path: the file.
-        reason: what is wrong with it.
+
+def is_temporary(path: PathLike) -> bool:
+    """Whether ``path`` is named like a temporary file of :func:`atomic_path` (``.<name>.<hex>.tmp<suffix>``)."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+def remove_temporaries(folder: PathLike) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` left in ``folder`` (and below) by a killed process.
+
+    Only call it while no other process writes there (probdeg's folder commands hold a lock on their output).
+
+    Returns:
+        The files deleted.
     """
-
-    def __init__(self, path: PathLike, reason: str) -> None:
-        super().__init__(path, reason)  # both in args, so the error survives pickling (e.g. from a worker process)
-        self.path = Path(path)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"cannot read image {str(self.path)!r}: {self.reason}"
-
-
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    removed = []
+    for path in Path(folder).rglob(".*.tmp*"):
+        if is_temporary(path) and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
-def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = True) -> list[Path]:
+def _ignored_reason(path: Path) -> Optional[str]:
+    """Why a path that looks like an image is not one to read, or None when it is."""
+    if path.name.startswith("."):
+        return None if is_temporary(path) else "a hidden file"
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link"
+    if path.is_dir():
+        return "a folder"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = True,
+                ignored: Optional[list[tuple[Path, str]]] = None) -> list[Path]:
     """The image files in one or several folders.
 
     Files are matched on :data:`IMAGE_EXTENSIONS` (any case). Hidden files and everything inside hidden folders
-    (names starting with ``.``, such as the temporaries of :func:`atomic_path`) are skipped.
+    (names starting with ``.``, such as the temporaries of :func:`atomic_path`) are skipped, and so are broken links
+    and folders named like images.
 
     Args:
         folders: a folder or a sequence of folders.
         recursive: also look in subfolders.
+        ignored: when given, receives ``(path, reason)`` for every path that looks like an image but is left out
+            (hidden, a broken link, a folder), the temporaries of :func:`atomic_path` aside.
 
     Returns:
         The paths, folder by folder in the order given, sorted by their path inside each folder; a file reached
@@ -76,9 +106,14 @@ def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = Tru
         images = []
         for path in candidates:
             relative = path.relative_to(root)
-            if any(part.startswith(".") for part in relative.parts[:-1]) or not _is_image(path) or not path.is_file():
+            if any(part.startswith(".") for part in relative.parts[:-1]) or \
+                    path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            images.append((relative.as_posix(), path))
+            reason = _ignored_reason(path) if path.name.startswith(".") or not path.is_file() else None
+            if reason is None and not path.name.startswith("."):
+                images.append((relative.as_posix(), path))
+            elif reason is not None and ignored is not None:
+                ignored.append((path, reason))
         for _, path in sorted(images):
             key = path.resolve()
             if key not in seen:
@@ -91,7 +126,7 @@ def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = Tru
     return found
 
 
-def _decode(path: PathLike) -> np.ndarray:
+def decode_image(path: PathLike) -> np.ndarray:
     """Decode an image file to RGB in its stored depth (uint8, uint16 or float32), without scaling.
 
     Shape:
@@ -130,7 +165,7 @@ def _decode(path: PathLike) -> np.ndarray:
     return image
 
 
-def _to_float(image: np.ndarray) -> np.ndarray:
+def to_unit_float(image: np.ndarray) -> np.ndarray:
     """Scale a decoded image to float32 in [0, 1]: 8-bit by 255, 16-bit by 65535, floats clipped."""
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
@@ -159,7 +194,7 @@ def read_image(path: PathLike) -> np.ndarray:
     Shape:
         Output: (H, W, 3).
     """
-    return np.ascontiguousarray(_to_float(_decode(path)))
+    return np.ascontiguousarray(to_unit_float(decode_image(path)))
 
 
 @contextlib.contextmanager
@@ -179,7 +214,10 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
         The temporary path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a folder") from None
     while True:
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
         try:
@@ -188,11 +226,15 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
             break
         except FileExistsError:
             continue
+        except OSError as err:  # name the file the user asked for, not the hidden temporary
+            raise type(err)(err.errno, f"cannot write {str(path)!r}: {err.strerror}") from None
     try:
         yield temp
         if fsync:
             with open(temp, "rb+") as file:
                 os.fsync(file.fileno())
+        if path.is_dir():
+            raise IsADirectoryError(f"cannot write {str(path)!r}: a folder of that name is in the way")
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -200,7 +242,8 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
         raise
 
 
-def _as_hwc(image: np.ndarray | Tensor) -> np.ndarray:
+def _as_hwc(path: Path, image: np.ndarray | Tensor) -> np.ndarray:
+    _check_png(path)
     if isinstance(image, Tensor):
         if image.dim() == 4:
             if image.shape[0] != 1:
@@ -225,7 +268,7 @@ def _as_hwc(image: np.ndarray | Tensor) -> np.ndarray:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"cannot write an empty image of shape {image.shape}")
     if not np.isfinite(image).all():
-        raise ValueError("the image holds NaN or infinite values")
+        raise ValueError(f"the image for {str(path)!r} holds NaN or infinite values")
     return image
 
 
@@ -246,21 +289,44 @@ def write_image(path: PathLike, image: np.ndarray | Tensor) -> None:
     Shape:
         image: (H, W, C), (H, W), (C, H, W) or (1, C, H, W) with C = 1 or 3.
     """
+    hwc = _as_hwc(Path(path), image)
+    write_image_uint8(path, np.rint(np.clip(hwc, 0.0, 1.0) * 255.0).astype(np.uint8))
+
+
+def write_image_uint8(path: PathLike, image: np.ndarray | Tensor) -> None:
+    """Write an 8-bit RGB (or gray) image as PNG, atomically, without any float copy of it.
+
+    Args:
+        path: the file; must end in ``.png`` (any case).
+        image: uint8, (H, W, C) numpy or (C, H, W) tensor, C = 1 or 3.
+
+    Raises:
+        ValueError: another extension, dtype or shape.
+        OSError: the PNG could not be encoded or written.
+    """
     import cv2
 
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"write_image writes 8-bit PNG only; {str(path)!r} should end in '.png'")
-    hwc = _as_hwc(image)
-    quantised = np.rint(np.clip(hwc, 0.0, 1.0) * 255.0).astype(np.uint8)
-    if quantised.shape[2] == 3:
-        quantised = quantised[:, :, ::-1]  # RGB -> BGR for OpenCV
+    _check_png(path)
+    if isinstance(image, Tensor):
+        if image.dim() != 3:
+            raise ValueError(f"expected a (C, H, W) uint8 tensor, got shape {tuple(image.shape)}")
+        image = image.detach().cpu().permute(1, 2, 0).numpy()
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
+        raise ValueError(f"expected an (H, W, 1 or 3) uint8 image, got {image.dtype} of shape {image.shape}")
+    if image.shape[2] == 3:
+        image = image[:, :, ::-1]  # RGB -> BGR for OpenCV
     # imencode + plain file write instead of cv2.imwrite, which cannot open non-ASCII paths on every platform.
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(quantised))
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image))
     if not ok:
         raise OSError(f"OpenCV could not encode {str(path)!r} as PNG")
     with atomic_path(path) as temp:
         temp.write_bytes(encoded.tobytes())
+
+
+def _check_png(path: Path) -> None:
+    if path.suffix.lower() != ".png":
+        raise UserError(f"probdeg writes 8-bit PNG only; {str(path)!r} should end in '.png'")
 
 
 def image_to_tensor(img: np.ndarray) -> Tensor:

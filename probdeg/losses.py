@@ -1,7 +1,8 @@
-"""Losses of the degradation generator (stage 1): colour (low frequencies) and LPIPS perceptual.
+"""Losses of the degradation generator (stage 1): colour (low frequencies), LPIPS perceptual, and diversity.
 
-The adversarial term on high frequencies comes from the training framework (BasicSR's ``GANLoss`` in the glue); the
-discriminator only ever sees :class:`probdeg.filters.HighPass` output, so these losses own the low frequencies.
+The discriminator only ever sees :class:`probdeg.filters.HighPass` output, so the colour and perceptual losses own
+the low frequencies; the diversity term rewards two samples of one HR crop for differing in the discriminator's
+high-pass view (:mod:`probdeg.stage1` puts them together).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .filters import FilterKind, LowPass
+from .filters import FilterKind, HighPass, LowPass
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 # torchvision's AlexNet feature indices grouped the way lpips' `alexnet` slices them (slice1 .. slice5).
@@ -42,6 +43,39 @@ class ColorLoss(nn.Module):
 
     def forward(self, generated: Tensor, reference: Tensor) -> Tensor:
         return F.l1_loss(self.low_pass(generated), self.low_pass(reference))
+
+
+class DiversityLoss(nn.Module):
+    """``-min(mean |HP(a) - HP(b)|, tau)``: rewards two samples of one HR crop for differing in the high frequencies,
+    up to ``tau``.
+
+    Without it nothing in the released recipe asks the samples to differ: a discriminator that sees one sample per
+    crop is fooled as well by a deterministic generator, and the zero-initialised latents stay near zero. ``b`` is a
+    second sample drawn without gradient (one extra generator forward, no backward); the bound ``tau`` stops the
+    reward at the spread of the real noise (see :func:`probdeg.metrics.gaussian_pair_distance`), so it never asks
+    for more noise than the real LR holds.
+
+    Args:
+        high_pass: the discriminator's high-pass filter.
+        tau: the bound, in the high-pass filter's output units.
+
+    Shape:
+        sample, other: (B, C, h, w) -> scalar (<= 0).
+    """
+
+    def __init__(self, high_pass: HighPass, tau: float) -> None:
+        super().__init__()
+        if not tau > 0:
+            raise ValueError(f"the diversity bound tau must be > 0, got {tau!r}")
+        self.high_pass = high_pass
+        self.tau = float(tau)
+
+    def distance(self, sample: Tensor, other: Tensor) -> Tensor:
+        """mean |HP(sample) - HP(other)|, with no gradient through ``other``."""
+        return (self.high_pass(sample) - self.high_pass(other.detach())).abs().mean()
+
+    def forward(self, sample: Tensor, other: Tensor) -> Tensor:
+        return -self.distance(sample, other).clamp(max=self.tau)
 
 
 def alexnet_weights_path(weights: Optional[Union[str, Path]] = None) -> Path:

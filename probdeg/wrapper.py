@@ -189,6 +189,8 @@ class Probabilistic(nn.Module):
         std: fixed noise scale.
         noise: ``"shared"`` one spatial noise map for all channels, or ``"per_channel"``.
         mean_shift: ``conditional`` only: a learned, zero-initialised shift of each latent's mean.
+        init_strength: initial noise scale of every latent (see :class:`probdeg.NoiseInjection`); 0 keeps the
+            wrapped net bit-identical to the bare one until trained.
         example_input: input used once to find the points' channel counts; default a (1, C_in, 64, 64) image with
             C_in from the first conv.
         max_points: cap on the number of automatic points (``None``: no cap).
@@ -213,6 +215,7 @@ class Probabilistic(nn.Module):
         std: float = 0.1,
         noise: NoiseLayout = "shared",
         mean_shift: bool = False,
+        init_strength: float = 0.0,
         example_input: Optional[Tensor] = None,
         max_points: Optional[int] = DEFAULT_MAX_POINTS,
     ) -> None:
@@ -242,14 +245,14 @@ class Probabilistic(nn.Module):
                 raise ValueError(f"cannot inject {point_where} {name!r} ({type(modules[name]).__name__}): the "
                                  f"feature there has shape {shape}, a (B, C, H, W) tensor is needed")
             layer = NoiseInjection(shape[1], sigma=sigma, std=std, noise=noise, mean_shift=mean_shift,
-                                   context=self.sampling, name=f"{point_where}:{name}")
+                                   init_strength=init_strength, context=self.sampling, name=f"{point_where}:{name}")
             layer.to(device=example_input.device, dtype=example_input.dtype)
             self.injections.append(layer)
             self.points.append(InjectionPoint(name, point_where, type(modules[name]).__name__, tuple(shape[1:])))
         self._input_hw = tuple(example_input.shape[-2:])
         self.config: dict[str, Any] = {
             "at": [f"{p.where}:{p.name}" for p in self.points], "sigma": sigma, "std": std, "noise": noise,
-            "mean_shift": mean_shift,
+            "mean_shift": mean_shift, "init_strength": init_strength,
         }
         self._attach()
 

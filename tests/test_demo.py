@@ -12,11 +12,11 @@ pytest.importorskip("probdeg.integrations.basicsr")
 pytest.importorskip("skimage")
 
 from probdeg.cli import main  # noqa: E402
-from probdeg.demo.data import check_user_folders, hold_out  # noqa: E402
 from probdeg.demo.plan import GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3  # noqa: E402
 from probdeg.demo.stages import StageStore  # noqa: E402
+from probdeg.demo.task import check_user_folders, hold_out  # noqa: E402
 from probdeg.io import read_image, write_image  # noqa: E402
-from probdeg.sample_data import CameraDegradation, load_degradation  # noqa: E402
+from probdeg.sample_task import CameraDegradation, load_true_degradation  # noqa: E402
 
 ITERS = "3,3"  # a handful of iterations per stage: the pipeline, not the quality
 
@@ -161,21 +161,21 @@ def test_your_folders_are_checked_with_one_clear_message_each(tmp_path, capsys):
 
 
 def test_degradation_specs_settings_and_callables(tmp_path):
-    assert load_degradation(None) == CameraDegradation()
-    spec = load_degradation("blur=0,noise_a=0:0,noise_b=0,jpeg=none")
+    assert load_true_degradation(None) == CameraDegradation()
+    spec = load_true_degradation("blur=0,noise_a=0:0,noise_b=0,jpeg=none")
     hr = np.random.default_rng(1).random((32, 32, 3), dtype=np.float32)
     lr = spec(hr, 4, np.random.default_rng(0))
     area = hr.reshape(8, 4, 8, 4, 3).mean(axis=(1, 3))
     assert lr.shape == (8, 8, 3) and np.abs(lr - area).max() < 1e-5  # all off: a plain area downscale
-    assert load_degradation(spec.describe()) == spec
+    assert load_true_degradation(spec.describe()) == spec
     module = tmp_path / "my_degradation.py"
     module.write_text("def degrade(hr, scale, rng):\n    return hr[::scale, ::scale]\n")
-    user = load_degradation(f"{module}:degrade")
+    user = load_true_degradation(f"{module}:degrade")
     assert np.array_equal(user(hr, 4, None), hr[::4, ::4])
     with pytest.raises(ValueError, match="is not callable"):
-        load_degradation("math:pi")
+        load_true_degradation("math:pi")
     with pytest.raises(FileNotFoundError, match="no such file"):
-        load_degradation(f"{tmp_path / 'absent.py'}:degrade")
+        load_true_degradation(f"{tmp_path / 'absent.py'}:degrade")
 
 
 def test_held_out_validation_uses_the_degradation_and_checks_its_output(tmp_path):

@@ -77,7 +77,7 @@ def test_example_runs_from_the_readme_command(command):
 
 @pytest.mark.slow
 def test_plain_loop_trains_on_given_folders_without_basicsr(tmp_path):
-    from probdeg.sample_data import make_sample_data
+    from probdeg.sample_task import make_sample_data
 
     folders = make_sample_data(tmp_path / "data")
     result = _run([sys.executable, str(EXAMPLES / "plain_pytorch_loop.py"), "--steps", "1", "--seed", "3",

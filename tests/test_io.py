@@ -341,8 +341,8 @@ class TestTensorHelpers:
             tensor_to_image(torch.zeros(2, 3, 4, 4))
 
 
-def test_importing_io_and_data_does_not_import_cv2(tmp_path):
-    code = "import sys, probdeg, probdeg.io, probdeg.data; print('cv2' in sys.modules)"
+def test_importing_io_and_unpaired_data_does_not_import_cv2(tmp_path):
+    code = "import sys, probdeg, probdeg.io, probdeg.unpaired_data; print('cv2' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

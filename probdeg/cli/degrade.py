@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
+
+from .common import add_device_argument
 
 HELP = ("write LR samples of every HR image of a folder with a trained generator (resumable; exit code 1 when some "
         "images could not be read)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..defaults import TILE_OVERLAP
+
     parser.add_argument("--model", required=True, help="generator checkpoint (.pth written by probdeg)")
     parser.add_argument("--input", required=True, help="folder of HR images (searched recursively)")
     parser.add_argument("--output", required=True, help="folder for the LR images (sub-folders are kept)")
@@ -21,33 +23,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "seldom on a CPU (default: 1)")
     parser.add_argument("--tile", type=int, default=None, help="tile side in HR pixels, a multiple of the scale "
                         "(default: whole images)")
-    parser.add_argument("--tile-overlap", type=int, default=32, help="HR pixels of context around each tile "
-                        "(default: 32)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP, help="HR pixels of context around each "
+                        f"tile (default: {TILE_OVERLAP})")
+    add_device_argument(parser)
     parser.add_argument("--grid", default=None, help="also write a PNG of bicubic LR, 3 samples and their "
                         "differences for the first images")
     parser.add_argument("--grid-images", type=int, default=4, help="rows of the --grid figure (default: 4)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the images of an output folder made with "
+                        "other settings (default: refuse, naming what differs; same settings resume)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from ..degrade import degrade_folder
+    from .common import basicsr_archs, folder_summary, resolve_device, warnings_as_lines
 
-    from ..synthesis import degrade_folder
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if not device.startswith(("cpu", "cuda")):
-        raise ValueError(f"--device must be cpu or cuda, got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    device = resolve_device(args.device)
+    with warnings_as_lines("degrade"):
         summary = degrade_folder(args.model, args.input, args.output, samples=args.samples, seed=args.seed,
                                  batch=args.batch, tile=args.tile, overlap=args.tile_overlap, device=device,
-                                 progress=not args.no_progress, grid=args.grid, grid_images=args.grid_images)
-    for warning in caught:
-        print(f"probdeg degrade: warning: {warning.message}", file=sys.stderr)
+                                 progress=not args.no_progress, grid=args.grid, grid_images=args.grid_images,
+                                 resolve=basicsr_archs, overwrite=args.overwrite)
     grid = f"; grid {summary['grid']}" if summary["grid"] else ""
-    print(f"degrade: {summary['written']} written, {summary['skipped']} skipped, {summary['failed']} failed "
-          f"({summary['images']} images, {summary['seconds']:.1f} s) -> {summary['output']}{grid}")
+    print(folder_summary("degrade", summary, "") + grid)
     return 1 if summary["failed"] else 0

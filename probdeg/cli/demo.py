@@ -64,8 +64,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import Budget, DemoConfig, run_demo
-    from ..sample_data import load_degradation
+    from ..demo.plan import Budget
+    from ..demo.runner import DemoConfig, run_demo
+    from ..sample_task import load_true_degradation
 
     if args.quick:
         budget = "quick"
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         budget = "full"
     config = DemoConfig(out=args.out, budget=budget, seed=args.seed, data_seed=args.data_seed, hr=args.hr,
                         lr=args.lr, val_hr=args.val_hr, val_lr=args.val_lr,
-                        degradation=load_degradation(args.degradation), progress=not args.no_progress,
+                        degradation=load_true_degradation(args.degradation), progress=not args.no_progress,
                         command=command_line(args))
     result = run_demo(config)
     print(f"demo: report {result.report_html}")

@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+from .common import add_device_argument, add_tile_arguments
+
 DESCRIPTION = """score SR images against their ground truth, or sweep LR noise levels for several models:
 
   probdeg eval --sr SR_DIR --gt GT_DIR [--crop-border 4] [--y-channel] [--out DIR]
@@ -53,9 +55,6 @@ class _LabelAction(argparse.Action):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..inference import DEFAULT_TILE_PAD
-    from .sr import add_tile_arguments
-
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = DESCRIPTION
     parser.add_argument("--sr", default=None, metavar="SR_DIR",
@@ -80,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--label", action=_LabelAction, default=argparse.SUPPRESS, help="name of the --model just "
                        "before it (default: the checkpoint stems joined by +)")
     sweep.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
-    add_tile_arguments(sweep, DEFAULT_TILE_PAD)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    add_tile_arguments(sweep)
+    add_device_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -91,16 +90,17 @@ def _report(lines: list[str], kind: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .sr import resolve_device
+    from ..errors import UserError
+    from .common import resolve_device
 
     if args.noise_sigmas is not None:
         return _run_sweep(args, resolve_device(args.device))
     if args.sr is None:
-        raise ValueError("give --sr SR_DIR to score, or --noise-sigmas with --lr and --model for the noise sweep")
+        raise UserError("give --sr SR_DIR to score, or --noise-sigmas with --lr and --model for the noise sweep")
     stray = [flag for flag, value in (("--lr", args.lr), ("--model", args.models)) if value is not None]
     if stray:
-        raise ValueError(f"{' and '.join(stray)} only go with --noise-sigmas (the noise sweep)")
-    from ..evaluation import evaluate_folders, write_metrics
+        raise UserError(f"{' and '.join(stray)} only go with --noise-sigmas (the noise sweep)")
+    from ..scores import evaluate_folders, write_metrics
 
     evaluation = evaluate_folders(args.sr, args.gt, crop_border=args.crop_border, y_channel=args.y_channel,
                                   lpips=False if args.no_lpips else None, lpips_weights=args.lpips_weights,
@@ -108,31 +108,33 @@ def run(args: argparse.Namespace) -> int:
     _report(evaluation.notes, "note")
     _report(evaluation.matching.problems("SR"), "warning")
     _report(evaluation.failures, "warning")
+    print(evaluation.table())  # before writing: a folder that cannot be written loses no result
     csv_path, json_path = write_metrics(evaluation, args.out if args.out is not None else args.sr)
-    print(evaluation.table())
     print(f"eval: {len(evaluation.rows)} images scored (crop border {args.crop_border}"
           f"{', Y channel' if args.y_channel else ', RGB'}) -> {csv_path}, {json_path}")
     return 0 if evaluation.complete else 1
 
 
 def _run_sweep(args: argparse.Namespace, device: str) -> int:
-    from ..evaluation import noise_sweep, write_sweep
+    from ..errors import UserError
+    from ..robustness import noise_sweep, write_sweep
+    from .common import basicsr_archs
 
     missing = [flag for flag, value in (("--lr", args.lr), ("--model", args.models), ("--out", args.out))
                if value is None]
     if missing:
-        raise ValueError(f"the noise sweep needs {', '.join(missing)}")
+        raise UserError(f"the noise sweep needs {', '.join(missing)}")
     if args.sr is not None:
-        raise ValueError("--sr does not go with --noise-sigmas: the sweep makes its own SR images from --lr")
+        raise UserError("--sr does not go with --noise-sigmas: the sweep makes its own SR images from --lr")
     groups: list[dict[str, Any]] = args.models
     sweep = noise_sweep([g["model"] for g in groups], args.lr, args.gt, sigmas=args.noise_sigmas,
                         labels=[g["label"] for g in groups], seed=args.seed, crop_border=args.crop_border,
                         y_channel=args.y_channel, tile=args.tile, tile_pad=args.tile_pad, device=device,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, resolve=basicsr_archs)
     _report(sweep.matching.problems("LR"), "warning")
     _report(sweep.failures, "warning")
-    paths = write_sweep(sweep, args.out)
     print(sweep.table())
+    paths = write_sweep(sweep, args.out)
     scored = len(next(iter(sweep.per_image.values())))
     print(f"eval: noise sweep over {scored} images, {len(sweep.labels)} model(s) -> {', '.join(map(str, paths))}")
     return 0 if sweep.matching.complete and not sweep.failures else 1

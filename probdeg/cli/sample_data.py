@@ -9,12 +9,13 @@ HELP = "write small HR / real-LR / validation folders made from scikit-image's b
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="datasets/sample", help="output folder (default: datasets/sample)")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=int, default=4, choices=(2, 4), help="LR = HR / scale (default: 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the degradation's random amounts and noise "
+                        "(default: 0)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sample_data import make_sample_data
+    from ..sample_task import make_sample_data
 
     folders = make_sample_data(args.out, scale=args.scale, seed=args.seed)
     for role, folder in folders.items():

@@ -4,33 +4,39 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from ..archs import DeResnet, StridedHAN
-from ..wrapper import Probabilistic
-
 HELP = "print the injection points and parameter counts of a probabilistic DeResnet or StridedHAN"
-ARCHS = {"DeResnet": DeResnet, "StridedHAN": StridedHAN}
+ARCHS = ("DeResnet", "StridedHAN")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", choices=sorted(ARCHS), default="DeResnet")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
+    parser.add_argument("--arch", choices=ARCHS, default="DeResnet", help="the generator (default: DeResnet)")
+    parser.add_argument("--scale", type=int, default=4, choices=(2, 4), help="down-sampling factor (default: 4)")
     parser.add_argument("--num-feat", type=int, default=None, help="width (default: the arch's own)")
-    parser.add_argument("--sigma", choices=("channel", "conditional"), default="channel")
-    parser.add_argument("--std", type=float, default=0.1)
-    parser.add_argument("--noise", choices=("shared", "per_channel"), default="shared")
+    parser.add_argument("--sigma", choices=("channel", "conditional"), default="channel",
+                        help="noise scale: per channel (released code) or feature dependent (default: channel)")
+    parser.add_argument("--std", type=float, default=0.1, help="fixed noise std (default: 0.1)")
+    parser.add_argument("--noise", choices=("shared", "per_channel"), default="shared",
+                        help="one noise map for all channels, or one per channel (default: shared)")
     parser.add_argument("--at", nargs="+", default=None, help="injection point patterns (default: the released ones)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..errors import UserError
+    from ..registry import ARCHS as TABLE
+    from ..wrapper import Probabilistic
+
     options = {"scale": args.scale}
     if args.num_feat is not None:
         options["num_feat"] = args.num_feat
     with torch.device("meta") if args.arch == "StridedHAN" and (args.num_feat or 64) > 64 else torch.device("cpu"):
-        net = ARCHS[args.arch](**options)
-    G = Probabilistic(net, at=args.at, sigma=args.sigma, std=args.std, noise=args.noise,
-                      example_input=torch.zeros(1, 3, 64, 64, device=next(net.parameters()).device))
+        net = TABLE[args.arch](**options)
+    try:
+        G = Probabilistic(net, at=args.at, sigma=args.sigma, std=args.std, noise=args.noise,
+                          example_input=torch.zeros(1, 3, 64, 64, device=next(net.parameters()).device))
+    except ValueError as err:  # the flags go straight to the wrapper: its refusals are the user's to fix
+        raise UserError(str(err)) from None
     print(G.summary())
     print(f"net parameters: {sum(p.numel() for p in G.net_parameters()):,}")
     return 0

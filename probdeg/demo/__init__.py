@@ -1,9 +1,5 @@
 """``probdeg demo``: the whole method on a small real-world SR task, start to finish, with a report.
 
-See :func:`run_demo` and ``docs/RESULTS.md``.
+:func:`probdeg.demo.runner.run_demo` runs it; :mod:`probdeg.demo.plan` says what it trains and scores. Nothing is
+imported here, so that ``probdeg demo --help`` reads the plan without loading torch.
 """
-
-from .plan import BUDGETS, Budget
-from .runner import DemoConfig, DemoResult, run_demo
-
-__all__ = ["BUDGETS", "Budget", "DemoConfig", "DemoResult", "run_demo"]

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import load_generator
+from ..checkpoint import load_network
+from ..degrade import sample_grid
+from ..figures import mosaic
+from ..folders import match_images
 from ..io import read_image, write_image
-from ..synthesis import GRID_LABEL_HEIGHT, label_band, sample_grid
-from .data import SCALE, DemoData
 from .plan import GENERATORS, ROWS
+from .task import SCALE, DemoData
 
 GRID_IMAGES = 3  # validation images per Figure-3 grid
 GRID_CROP = 128  # HR pixels shown per image
@@ -31,7 +33,7 @@ def generator_grids(out: Path, data: DemoData, generators: dict[str, Path], *, s
     images = [image_to_tensor(read_image(p)) for p in list_images(data.val_hr)[:GRID_IMAGES]]
     grids = {}
     for run in GENERATORS:
-        G = load_generator(generators[run.key])
+        G = load_network(generators[run.key])
         path = out / "figures" / f"grid_{run.key}.png"
         with torch.inference_mode():
             write_image(path, sample_grid(G, images, samples=3, seed=seed, scale=SCALE, crop=GRID_CROP))
@@ -58,8 +60,6 @@ def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> st
     """``out/figures/crops.png``: per validation image (up to ``CROP_IMAGES``), the busiest crop of the LR input
     (nearest-neighbour enlarged), every method's SR output, and the ground truth, each labelled with its PSNR on the
     whole image."""
-    from ..evaluation import match_images
-
     pairs = match_images(data.val_lr, data.val_hr).pairs[:CROP_IMAGES]
     columns = ["lr"] + [row.key for row in ROWS] + ["gt"]
     rows = []
@@ -82,11 +82,8 @@ def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> st
                 sr = read_image(Path(scores[column]["sr_dir"]) / lr_path.relative_to(data.val_lr).with_suffix(".png"))
                 picture = sr[top:top + side, left:left + side]
                 label = f"{SHORT_LABELS[column]} {scores[column]['per_image'][key]:.2f}"
-            cell = np.full((GRID_LABEL_HEIGHT + CROP_SIDE, CROP_SIDE, 3), 0.25, dtype=np.float32)
-            cell[:GRID_LABEL_HEIGHT] = label_band(CROP_SIDE, label)
-            cell[GRID_LABEL_HEIGHT:GRID_LABEL_HEIGHT + picture.shape[0], :picture.shape[1]] = picture
-            cells.append(cell)
-        rows.append(np.concatenate(cells, axis=1))
+            cells.append((picture, label))
+        rows.append(cells)
     path = out / "figures" / "crops.png"
-    write_image(path, np.concatenate(rows, axis=0))
+    write_image(path, mosaic(rows, cell_h=CROP_SIDE, cell_w=CROP_SIDE))
     return str(path)

@@ -7,9 +7,7 @@ last training state (see :mod:`probdeg.demo.stages`).
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import platform
 import shlex
 import shutil
@@ -19,10 +17,10 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..io import atomic_path
-from ..sample_data import Degradation, camera_degradation, describe_degradation
-from .data import DemoData, check_user_folders, prepare_data
+from ..sample_task import TrueDegradation, camera_degradation, describe_true_degradation
 from .plan import BUDGETS, GENERATORS, PRETRAIN, SR_RUNS, Budget, GeneratorRun, SRRun
 from .stages import StageStore
+from .task import DemoData, check_user_folders, prepare_data
 
 PathLike = Union[str, Path]
 
@@ -50,7 +48,7 @@ class DemoConfig:
     lr: Optional[PathLike] = None
     val_hr: Optional[PathLike] = None
     val_lr: Optional[PathLike] = None
-    degradation: Degradation = camera_degradation
+    degradation: TrueDegradation = camera_degradation
     progress: bool = True
     command: Optional[str] = field(default=None, repr=False)  # how the report says the run was started
 
@@ -125,26 +123,11 @@ def train_command(preset: Path, root: Path, overrides: list[str]) -> str:
 
 
 def run_training(preset: Path, overrides: list[str], root: Path, *, progress: bool = True) -> Path:
-    """``probdeg train -opt PRESET --root ROOT --auto_resume --set OVERRIDES`` in this process; returns the
-    experiment folder."""
+    """``probdeg train -opt PRESET --root ROOT --auto_resume --set OVERRIDES`` in this process, BasicSR's console log
+    kept to warnings (it stays in each experiment's log file); returns the experiment folder."""
     from ..integrations.basicsr.pipeline import train
 
-    return Path(train(argparse.Namespace(opt=str(preset), launcher="none", auto_resume=True, debug=False,
-                                         set=overrides, local_rank=0, root=str(root), no_progress=not progress)))
-
-
-def quiet_basicsr_console() -> None:
-    """BasicSR logs every option and metric to the console; the demo shows progress bars and keeps the logs in each
-    experiment's log file."""
-    from ..integrations.basicsr.compat import import_basicsr
-
-    import_basicsr()
-    from basicsr.utils import get_root_logger
-
-    logger = get_root_logger(logger_name="basicsr")
-    for handler in logger.handlers:
-        if type(handler) is logging.StreamHandler:
-            handler.setLevel(logging.WARNING)
+    return train(preset, root=root, overrides=overrides, auto_resume=True, progress=progress, console_log=False)
 
 
 class _Runner:
@@ -166,7 +149,7 @@ class _Runner:
 
     # ------------------------------------------------------------------------------------------------------ data
     def data(self, user: dict[str, Optional[Path]]) -> DemoData:
-        name = describe_degradation(self.config.degradation)
+        name = describe_true_degradation(self.config.degradation)
         config = {"user": {k: str(v) if v else None for k, v in user.items()}, "seed": self.config.data_seed,
                   "degradation": name}
         self.announce("data: " + ("your folders" if user["--hr"] else "the sample task from scikit-image's photos"))
@@ -270,7 +253,6 @@ def run_demo(config: DemoConfig) -> DemoResult:
     user = check_user_folders(runner.out, *(Path(p) if p is not None else None
                                             for p in (config.hr, config.lr, config.val_hr, config.val_lr)))
     runner.out.mkdir(parents=True, exist_ok=True)
-    quiet_basicsr_console()
     data = runner.data(user)
     generators = runner.stage1(data)
     runner.stage2(data, generators)

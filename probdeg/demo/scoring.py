@@ -12,14 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import load_generator
-from ..evaluation import evaluate_folders, noise_sweep, write_sweep
-from ..inference import sr_folder, super_resolve
+from ..checkpoint import load_network
+from ..degrade import degrade_image
+from ..integrations.basicsr import resolve_arch
 from ..io import image_to_tensor, list_images, read_image, write_image
 from ..metrics import high_frequency_distance, psnr, sample_diversity
-from ..synthesis import degrade_image
-from .data import SCALE, DemoData, read_pairs
+from ..noise_field import stable_seed
+from ..robustness import noise_sweep, write_sweep
+from ..scores import evaluate_folders
+from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
+from .task import SCALE, DemoData, read_pairs
 
 SIGMAS = (0.0, 5.0, 10.0, 15.0)  # LR noise of the robustness sweep, 8-bit units (MSSR's Figure 7)
 GENERATOR_SAMPLES = 3
@@ -63,16 +66,16 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     Returns:
         Per row key: ``label``, ``psnr``, ``ssim`` (means), ``per_image`` PSNR, ``models`` and ``commands``.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     scores = {}
-    for row in tqdm(ROWS, desc="score", unit="method", disable=not progress, dynamic_ncols=True):
+    for row in progress_bar(ROWS, desc="score", unit="method", enabled=progress):
         sr_dir = out / "sr" / row.key
         if sr_dir.exists():
             shutil.rmtree(sr_dir)  # the models may have been retrained since
         models = row_models(row, records)
         if models:
-            sr_folder(models, data.val_lr, sr_dir, progress=False)
+            sr_folder(models, data.val_lr, sr_dir, progress=False, resolve=resolve_arch)
             commands = [_quote(["probdeg", "sr", "--model", ",".join(models), "--input", data.val_lr,
                                 "--output", sr_dir])]
         else:
@@ -106,8 +109,6 @@ def score_generators(data: DemoData, generators: dict[str, Path], *, seed: int) 
         return F.interpolate(hr[None], size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
     def wgn(hr: torch.Tensor, key: str) -> torch.Tensor:
-        from ..synthesis import stable_seed
-
         gen = torch.Generator().manual_seed(stable_seed("probdeg.demo.wgn", seed, key))
         clean = bicubic(hr).expand(GENERATOR_SAMPLES, -1, -1, -1)
         return (clean + torch.randn(clean.shape, generator=gen) * 20 / 255).clamp(0, 1)
@@ -115,7 +116,7 @@ def score_generators(data: DemoData, generators: dict[str, Path], *, seed: int) 
     makers = {"bicubic": ("Bicubic", lambda hr, key: bicubic(hr)),
               "wgn": ("Bicubic + WGN (sigma = 20)", wgn)}
     for run in GENERATORS:
-        G = load_generator(generators[run.key])
+        G = load_network(generators[run.key])
         makers[run.key] = (run.label, lambda hr, key, G=G: degrade_image(G, hr, scale=SCALE, samples=GENERATOR_SAMPLES,
                                                                          seed=seed, key=key))
     scores = {}
@@ -141,7 +142,7 @@ def robustness(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *,
     ``out/robustness/robustness.{csv,json,png}``."""
     models = [row_models(row, records) or BicubicUpsampler() for row in ROWS]
     sweep = noise_sweep(models, data.val_lr, data.val_hr, sigmas=list(SIGMAS), labels=[row.label for row in ROWS],
-                        seed=seed, crop_border=CROP_BORDER, progress=progress)
+                        seed=seed, crop_border=CROP_BORDER, progress=progress, resolve=resolve_arch)
     csv_path, json_path, png_path = write_sweep(sweep, out / "robustness")
     words = ["probdeg", "eval", "--noise-sigmas", ",".join(f"{s:g}" for s in SIGMAS), "--lr", data.val_lr,
              "--gt", data.val_hr, "--out", out / "robustness", "--seed", seed]

@@ -13,8 +13,9 @@ from basicsr.models import build_model  # noqa: E402
 
 from probdeg import probabilistic_deresnet  # noqa: E402
 from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from probdeg.integrations.basicsr.options import OptionError, load_options  # noqa: E402
-from probdeg.sample_data import make_sample_data  # noqa: E402
+from probdeg.errors import OptionError
+from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.sample_task import make_sample_data  # noqa: E402
 
 YAML = """
 name: collab_lifecycle
@@ -157,7 +158,7 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
 
 
 def test_offline_folders_from_probdeg_degrade_mix_with_on_the_fly_synthesis(workspace):
-    from probdeg.synthesis import degrade_folder
+    from probdeg.degrade import degrade_folder
 
     offline = workspace / "offline"
     degrade_folder(workspace / "G.pth", workspace / "data" / "train_hr", offline, samples=2, seed=0, batch=1,

@@ -14,9 +14,9 @@ import yaml
 pytest.importorskip("probdeg.integrations.basicsr")
 from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from probdeg.io import atomic_path  # noqa: E402
-from probdeg.sample_data import make_sample_data  # noqa: E402
+from probdeg.sample_task import make_sample_data  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_det.yml"
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_det.yml"
 
 
 @pytest.mark.slow

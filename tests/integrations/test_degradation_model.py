@@ -12,7 +12,7 @@ from basicsr.models import build_model  # noqa: E402
 from probdeg.integrations.basicsr.models.base import NonFiniteLossError, linear_decay  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_prob.yml"
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_prob.yml"
 
 
 def _model(tmp_path: Path, gan_type: str = "vanilla"):
@@ -74,7 +74,7 @@ def test_validation_uses_lpips_for_realism_when_its_weights_exist_else_the_weigh
     torchvision = pytest.importorskip("torchvision")
     from basicsr.data import build_dataloader, build_dataset
 
-    from probdeg.sample_data import make_sample_data
+    from probdeg.sample_task import make_sample_data
 
     make_sample_data(tmp_path / "datasets" / "sample", seed=0)
     monkeypatch.chdir(tmp_path)

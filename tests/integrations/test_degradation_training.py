@@ -9,12 +9,13 @@ import torch
 import yaml
 
 pytest.importorskip("probdeg.integrations.basicsr")
-from probdeg.checkpoint import load_checkpoint, load_generator  # noqa: E402
-from probdeg.integrations.basicsr.options import OptionError, load_options  # noqa: E402
-from probdeg.sample_data import make_sample_data  # noqa: E402
+from probdeg.checkpoint import load_checkpoint, load_network  # noqa: E402
+from probdeg.errors import OptionError
+from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.sample_task import make_sample_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "integrations" / "basicsr" / "options" / "tiny"
+TINY = ROOT / "recipes" / "options" / "tiny"
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +76,18 @@ def test_short_training_changes_the_generator_and_resumes(sample_root):
 def test_generator_checkpoint_rebuilds_without_options(sample_root):
     exp = sample_root / "experiments" / "run"
     if not (exp / "models" / "net_g_latest.pth").is_file():
-        _train(sample_root, "-opt", str(_options(sample_root, "run", total_iter=2)))
+        _train(sample_root, "-opt", str(_options(sample_root, "run", total_iter=3)))
     checkpoint = load_checkpoint(exp / "models" / "net_g_latest.pth")
     assert checkpoint["probdeg"]["network"]["type"] == "Probabilistic"
     assert checkpoint["probdeg"]["version"]
-    G = load_generator(exp / "models" / "net_g_latest.pth")
+    G = load_network(exp / "models" / "net_g_latest.pth")
     hr = torch.rand(1, 3, 32, 32)
     assert G(hr, seed=0).shape == (1, 3, 8, 8)
     assert torch.equal(G(hr, seed=0), G(hr, seed=0))
 
 
 def test_experiments_go_under_the_current_directory(sample_root):
-    opt = load_options(_options(sample_root, "where", total_iter=2), root=sample_root)
+    opt = load_options(_options(sample_root, "where", total_iter=3), root=sample_root)
     assert Path(opt["path"]["experiments_root"]) == (sample_root / "experiments" / "where").resolve()
 
 

@@ -10,12 +10,13 @@ import pytest
 import yaml
 
 pytest.importorskip("probdeg.integrations.basicsr")
-from probdeg.data import UnpairedImageDataset  # noqa: E402
-from probdeg.integrations.basicsr.options import OptionError, load_options  # noqa: E402
+from probdeg.errors import OptionError
+from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 from probdeg.io import ImageReadError, list_images, read_image  # noqa: E402
-from probdeg.sample_data import make_sample_data  # noqa: E402
+from probdeg.sample_task import make_sample_data  # noqa: E402
+from probdeg.unpaired_data import UnpairedImageDataset  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny"
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny"
 PRESETS = ("deg_deresnet_det.yml", "deg_deresnet_prob.yml", "sr_bicubic.yml", "mssr.yml", "test_mssr.yml")
 ODD_VALUES = [None, "abc", -3, 0, 1.5, [], {}, True, "1e-4", [1, "x"], {"x": {"y": 1}}, float("nan"), "", 10**30]
 
@@ -88,7 +89,7 @@ def test_mutated_option_files_fail_only_with_option_errors(root):
 
 def _build_dataset(root: Path, options: dict, case: str) -> int:
     """Build the training set a loaded option file describes and read an item: clean ValueErrors at most."""
-    from probdeg.integrations.basicsr.data import BasicSRUnpairedDataset
+    from probdeg.integrations.basicsr.datasets import BasicSRUnpairedDataset
 
     options = {**options, **{k: str(root / options[k]) for k in ("dataroot_hr", "dataroot_lr") if k in options}}
     try:

@@ -7,10 +7,11 @@ import pytest
 import yaml
 
 pytest.importorskip("probdeg.integrations.basicsr")
-from probdeg.integrations.basicsr.options import OptionError, load_options  # noqa: E402
-from probdeg.sample_data import make_sample_data  # noqa: E402
+from probdeg.errors import OptionError
+from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.sample_task import make_sample_data  # noqa: E402
 
-OPTIONS = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options"
+OPTIONS = Path(__file__).resolve().parents[2] / "recipes" / "options"
 TINY = OPTIONS / "tiny"
 
 

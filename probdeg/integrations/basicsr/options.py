@@ -14,9 +14,9 @@ from typing import Any, Optional, Union
 
 import yaml
 
-
-class OptionError(ValueError):
-    """An option file that cannot be used; the message names the file and the key."""
+from ...errors import OptionError
+from .schema import shorten
+from .validation import validate_options
 
 
 class _OrderedSafeLoader(yaml.SafeLoader):
@@ -31,16 +31,54 @@ def _construct_ordered(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Order
 _OrderedSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_ordered)
 
 
+MAX_FILE_BYTES = 1 << 20
+"""Largest option file read (1 MiB; BasicSR's own are a few KiB)."""
+MAX_EXPANDED_VALUES = 100_000
+"""Most values an option file may hold once its YAML aliases are expanded, as a log or a message would print them."""
+
+
+def expanded_size(value: Any) -> int:
+    """How many values ``value`` holds with every shared reference (YAML alias) counted each time it is used.
+
+    Computed in one pass over the distinct objects, so a file of nested aliases ("billion laughs") is measured
+    without being expanded.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list, tuple)):
+            return 1
+        if id(node) in sizes:
+            return sizes[id(node)]
+        children = node.values() if isinstance(node, dict) else node
+        sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    return size(value)
+
+
+def check_bounded(opt: Any, source: Any) -> None:
+    """Refuse options whose expanded size passes :data:`MAX_EXPANDED_VALUES` (printing them would fill the memory)."""
+    size = expanded_size(opt)
+    if size > MAX_EXPANDED_VALUES:
+        raise OptionError(f"{source}: the options expand to {size:,} values (YAML aliases used within aliases?); at "
+                          f"most {MAX_EXPANDED_VALUES:,} are accepted")
+
+
 def read_yaml(path: Union[str, Path]) -> OrderedDict:
     """Read an option file with a safe loader (key order kept).
 
     Raises:
         FileNotFoundError: no such file.
-        OptionError: not valid YAML, a tag that would construct Python objects, or not a mapping.
+        OptionError: too large, not valid YAML, a tag that would construct Python objects, aliases that expand past
+            :data:`MAX_EXPANDED_VALUES` values, or not a mapping.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"option file not found: {path}")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise OptionError(f"{path} is {path.stat().st_size:,} bytes; an option file may have at most "
+                          f"{MAX_FILE_BYTES:,} (is it an option file?)")
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.load(f, Loader=_OrderedSafeLoader)  # noqa: S506 - a SafeLoader subclass
@@ -55,6 +93,7 @@ def read_yaml(path: Union[str, Path]) -> OrderedDict:
         raise OptionError(f"{path} is not valid YAML: a value could not be read ({err})") from err
     if not isinstance(data, dict):
         raise OptionError(f"{path}: an option file must be a mapping of keys, got {type(data).__name__}")
+    check_bounded(data, path)
     return data
 
 
@@ -62,15 +101,18 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
     """Apply ``key:sub:key=value`` overrides; values are parsed as YAML scalars (never evaluated as code)."""
     for entry in overrides:
         if "=" not in entry:
-            raise OptionError(f"override {entry!r} must look like section:key=value")
+            raise OptionError(f"override {shorten(entry)} must look like section:key=value")
         keys, value = entry.split("=", 1)
         node = opt
         parts = keys.strip().split(":")
         for key in parts[:-1]:
             if not isinstance(node.get(key), dict):
-                raise OptionError(f"override {entry!r}: {key!r} is not a section of the options")
+                raise OptionError(f"override {shorten(entry)}: {key!r} is not a section of the options")
             node = node[key]
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise OptionError(f"override {shorten(entry)}: the value is not valid YAML: {err}") from err
 
 
 def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True, dist: bool = False, rank: int = 0,
@@ -96,10 +138,7 @@ def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True,
             dataset["scale"] = opt["scale"]
     root = Path(root).resolve()
     opt["root_path"] = str(root)
-    for key, value in list(opt["path"].items()):
-        if value is not None and ("resume_state" in key or "pretrain_network" in key):
-            expand = lambda v: str(Path(v).expanduser())  # noqa: E731
-            opt["path"][key] = [expand(v) for v in value] if isinstance(value, list) else expand(value)
+    resolve_paths(opt, root)
     if is_train:
         experiments = root / "experiments" / opt["name"]
         opt["path"].update(experiments_root=str(experiments), models=str(experiments / "models"),
@@ -115,6 +154,32 @@ def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True,
     return opt
 
 
+def resolve_paths(opt: dict, root: Path) -> None:
+    """Make every data and weight path of ``opt`` absolute, relative ones read from ``root``, so that the loaders
+    and models read what the validator checked, whatever the current directory."""
+    def absolute(value: Any) -> Any:
+        if isinstance(value, list):
+            return [absolute(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else root / path)
+
+    for dataset in (opt.get("datasets") or {}).values():
+        for key in list(dataset):
+            if isinstance(key, str) and (key.startswith("dataroot") or key == "meta_info_file"):
+                dataset[key] = absolute(dataset[key])
+        if isinstance(dataset.get("synthetic_lr"), dict):
+            dataset["synthetic_lr"] = {name: absolute(folders) for name, folders in dataset["synthetic_lr"].items()}
+    for key, value in list(opt["path"].items()):
+        if value is not None and ("resume_state" in key or "pretrain_network" in key):
+            opt["path"][key] = absolute(value)
+    for entry in opt.get("degradations") or []:
+        for source in entry if isinstance(entry, list) else [entry]:
+            if isinstance(source, dict) and "generator" in source:
+                source["generator"] = absolute(source["generator"])
+
+
 def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = None,
                  overrides: Optional[list[str]] = None, check_files: bool = True, **resolve: Any) -> dict:
     """Read, override, validate and resolve an option file. ``root`` defaults to the current directory; relative
@@ -125,8 +190,6 @@ def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = N
         OptionError: unreadable YAML, an unknown key, a wrong type or range, or a missing data folder or weight file
             (see :mod:`probdeg.integrations.basicsr.validation`).
     """
-    from .validation import validate_options  # it imports OptionError from here
-
     root = Path(root) if root is not None else Path.cwd()
     opt = read_yaml(path)
     apply_overrides(opt, overrides or [])

@@ -7,36 +7,25 @@ CUDA), ``--launcher pytorch`` on gloo without CUDA, and a progress bar.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import logging
 import os
 import time
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 
+from ...errors import OptionError, UserError
+from ...progress import progress_bar
 from .compat import import_basicsr
 from .loaders import build_train_val_loaders
 from .options import load_options
 from .registration import register
 
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line arguments of a training run (BasicSR's, with ``--set`` instead of ``--force_yml``)."""
-    parser.add_argument("-opt", "--opt", required=True, help="path to the option YAML file")
-    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
-                        help="'pytorch' under torchrun: DDP on nccl with CUDA, gloo without")
-    parser.add_argument("--auto_resume", "--auto-resume", action="store_true",
-                        help="continue from the latest training state of this experiment, if any")
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION:KEY=VALUE",
-                        help="override options, e.g. train:total_iter=100 (values parsed as YAML)")
-    parser.add_argument("--root", default=None, metavar="DIR",
-                        help="folder that holds experiments/ (default: the current directory)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)
+PathLike = Union[str, os.PathLike]
 
 
 def init_distributed(launcher: str) -> tuple[bool, int, int]:
@@ -71,34 +60,90 @@ def log_to_file(logger: logging.Logger, log_file: str, rank: int) -> None:
     logger.addHandler(handler)
 
 
-def latest_training_state(opt: dict) -> Optional[Path]:
+def check_devices(opt: dict, source: PathLike) -> None:
+    """Refuse ``num_gpu`` above the CUDA devices PyTorch sees (BasicSR would fail mid-run with a traceback)."""
+    if opt["num_gpu"] > torch.cuda.device_count():
+        raise OptionError(f"{source}: num_gpu: {opt['num_gpu']}, but PyTorch sees {torch.cuda.device_count()} CUDA "
+                          "device(s); set num_gpu to 0 (the CPU) or auto")
+
+
+def complete_training_states(opt: dict) -> list[Path]:
+    """This experiment's complete training states, newest first. A save killed midway leaves a hidden temporary file,
+    never a ``<iter>.state``."""
     folder = Path(opt["path"]["training_states"])
-    # Only complete states: "<iter>.state". A save killed midway leaves a hidden temporary file, never one of these.
-    states = sorted((p for p in folder.glob("*.state") if p.stem.isdigit()), key=lambda p: int(p.stem))
-    return states[-1] if states else None
+    return sorted((p for p in folder.glob("*.state") if p.stem.isdigit()), key=lambda p: -int(p.stem))
+
+
+def read_training_state(path: PathLike) -> dict:
+    """A training state, loaded safely on the CPU.
+
+    Raises:
+        UserError: missing, truncated, refused (not plain tensors and values) or without an ``iter``; names the file.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"training state {path} does not exist") from None
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for a bad file
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise UserError(f"training state {path} cannot be read (truncated or not a training state?): {reason}") \
+            from None
+    if not isinstance(state, dict) or "iter" not in state:
+        raise UserError(f"training state {path} is not one of probdeg's or BasicSR's (no 'iter' entry)")
+    return state
 
 
 def load_resume_state(opt: dict) -> Optional[dict]:
-    path = latest_training_state(opt) if opt["auto_resume"] else opt["path"].get("resume_state")
-    if path is None:
-        return None
-    opt["path"]["resume_state"] = str(path)
+    """The state to resume from: ``path:resume_state``, or with ``auto_resume`` the newest readable one (a newer
+    unreadable one is named in a warning and skipped); ``None`` to start anew."""
     from basicsr.utils.misc import check_resume
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if opt["auto_resume"]:
+        state = None
+        for path in complete_training_states(opt):
+            try:
+                state = read_training_state(path)
+            except UserError as err:
+                warnings.warn(f"{err}; resuming from an older state", stacklevel=2)
+                continue
+            break
+        if state is None:
+            return None
+    else:
+        path = opt["path"].get("resume_state")
+        if path is None:
+            return None
+        state = read_training_state(path)
+    opt["path"]["resume_state"] = str(path)
     check_resume(opt, state["iter"])
     return state
 
 
-def main(argv: Optional[list[str]] = None) -> str:
-    """``train.py`` entry point: parse ``argv`` and :func:`train`."""
-    parser = argparse.ArgumentParser(description="Train from a BasicSR option file (probdeg registered).")
-    add_train_arguments(parser)
-    return train(parser.parse_args(argv))
+def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: Sequence[str] = (),
+          auto_resume: bool = False, launcher: str = "none", progress: bool = True, debug: bool = False,
+          console_log: bool = True) -> Path:
+    """Train from a BasicSR option file, as ``probdeg train`` and ``train.py`` do.
 
+    Args:
+        option_file: the option YAML file.
+        root: the folder that holds ``experiments/`` (default: the current directory); relative data paths in the
+            options are read from it too.
+        overrides: ``section:key=value`` overrides, values parsed as YAML.
+        auto_resume: continue from this experiment's latest complete training state, if any.
+        launcher: ``"none"`` (one process) or ``"pytorch"`` (DDP under torchrun: nccl with CUDA, gloo without).
+        progress: show a progress bar (rank 0 only).
+        debug: BasicSR's debug mode (``debug_`` name prefix, frequent logs and checkpoints).
+        console_log: BasicSR's log on the console too (always in the experiment's log file); ``False`` shows only
+            its warnings there.
 
-def train(args: argparse.Namespace) -> str:
-    """Run a training from parsed :func:`add_train_arguments` arguments; returns the experiment folder."""
+    Returns:
+        The experiment folder.
+
+    Raises:
+        OptionError: a bad option file (before any folder is made).
+        NonFiniteLossError: the training diverged.
+    """
     import_basicsr()
     register()
     from basicsr.data.prefetch_dataloader import CPUPrefetcher
@@ -115,33 +160,39 @@ def train(args: argparse.Namespace) -> str:
     )
     from basicsr.utils.misc import set_random_seed
     from basicsr.utils.options import copy_opt_file, dict2str
-    from tqdm import tqdm
 
-    dist, rank, world_size = init_distributed(args.launcher)
-    opt = load_options(args.opt, root=getattr(args, "root", None), overrides=args.set, dist=dist, rank=rank,
-                       world_size=world_size, auto_resume=args.auto_resume, debug=args.debug)
+    if launcher not in ("none", "pytorch"):
+        raise OptionError(f"launcher must be 'none' or 'pytorch', got {launcher!r}")
+    dist, rank, world_size = init_distributed(launcher)
+    opt = load_options(option_file, root=root, overrides=list(overrides), dist=dist, rank=rank,
+                       world_size=world_size, auto_resume=auto_resume, debug=debug)
+    check_devices(opt, option_file)
     set_random_seed(opt["manual_seed"] + rank)
     torch.backends.cudnn.benchmark = True
 
     resume_state = load_resume_state(opt)
-    if resume_state is None:
-        make_exp_dirs(opt)
-        if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and rank == 0:
-            mkdir_and_rename(os.path.join(opt["root_path"], "tb_logger", opt["name"]))
-    copy_opt_file(args.opt, opt["path"]["experiments_root"])
-    log_file = os.path.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
     logger = get_root_logger(logger_name="basicsr")
-    log_to_file(logger, log_file, rank)
-    logger.info(get_env_info())
-    logger.info(dict2str(opt))
-    tb_logger = init_tb_loggers(opt)
-
+    for handler in logger.handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.INFO if console_log else logging.WARNING)
+    # The data first: what can be checked before the experiment folders are made (and an earlier run's archived) is.
     train_loader, train_sampler, val_loaders = build_train_val_loaders(opt, logger)
     total_iters = int(opt["train"]["total_iter"])
     batches_per_epoch = train_sampler.num_samples // train_loader.batch_size
     if batches_per_epoch == 0:
-        raise ValueError(f"the training set yields no batch: {len(train_loader.dataset)} items for a batch of "
-                         f"{opt['datasets']['train']['batch_size_per_gpu']} (raise `length` or lower the batch)")
+        raise OptionError(f"{option_file}: the training set yields no batch: {len(train_loader.dataset)} items for a "
+                          f"batch of {opt['datasets']['train']['batch_size_per_gpu']} (raise datasets:train:length or "
+                          "lower batch_size_per_gpu)")
+    if resume_state is None:
+        make_exp_dirs(opt)
+        if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and rank == 0:
+            mkdir_and_rename(os.path.join(opt["root_path"], "tb_logger", opt["name"]))
+    copy_opt_file(str(option_file), opt["path"]["experiments_root"])
+    log_file = os.path.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
+    log_to_file(logger, log_file, rank)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    tb_logger = init_tb_loggers(opt)
     model = build_model(opt)
     start_epoch, current_iter, skip_batches = 0, 0, 0
     if resume_state:
@@ -161,9 +212,8 @@ def train(args: argparse.Namespace) -> str:
 
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     start_time = time.time()
-    progress = tqdm(total=total_iters, initial=current_iter, desc=opt["name"], unit="it",
-                    disable=rank != 0 or getattr(args, "no_progress", False),
-                    mininterval=2.0, dynamic_ncols=True)
+    bar = progress_bar(total=total_iters, initial=current_iter, desc=opt["name"], unit="it",
+                       enabled=rank == 0 and progress, mininterval=2.0)
     # Epochs until the iteration budget is spent (BasicSR's epoch count assumes ceil(len / batch) batches per epoch,
     # which drop_last makes one too many, so it can stop early).
     try:  # the bar is closed before an error is reported, so the error line comes last
@@ -182,7 +232,7 @@ def train(args: argparse.Namespace) -> str:
                 model.feed_data(train_data)
                 model.optimize_parameters(current_iter)
                 iter_timer.record()
-                progress.update(1)
+                bar.update(1)
                 if current_iter == 1:
                     msg_logger.reset_start_time()
                 if current_iter % opt["logger"]["print_freq"] == 0:
@@ -200,7 +250,7 @@ def train(args: argparse.Namespace) -> str:
                 train_data = prefetcher.next()
             epoch += 1
     finally:
-        progress.close()
+        bar.close()
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
@@ -208,7 +258,7 @@ def train(args: argparse.Namespace) -> str:
         _validate(model, val_loaders, current_iter, tb_logger, opt)
     if tb_logger:
         tb_logger.close()
-    return opt["path"]["experiments_root"]
+    return Path(opt["path"]["experiments_root"])
 
 
 def _validate(model, val_loaders: list, current_iter: int, tb_logger, opt: dict) -> None:
@@ -219,9 +269,15 @@ def _validate(model, val_loaders: list, current_iter: int, tb_logger, opt: dict)
             model.validation(val_loader, current_iter, tb_logger, opt["val"].get("save_img", False))
 
 
-def test(args: argparse.Namespace) -> str:
-    """Run the test phases of an option file (``datasets: test_*``) with the model's validation; returns the results
-    folder. Images go to ``results/<name>/visualization/<dataset>/``."""
+def run_test_phases(option_file: PathLike, *, root: Optional[PathLike] = None,
+                    overrides: Sequence[str] = ()) -> Path:
+    """Run the test phases of an option file (``datasets: test_*``) with the model's validation, as ``test.py`` does.
+
+    Images go to ``results/<name>/visualization/<dataset>/`` under ``root`` (default: the current directory).
+
+    Returns:
+        The results folder.
+    """
     import_basicsr()
     register()
     from basicsr.data import build_dataloader, build_dataset
@@ -229,7 +285,8 @@ def test(args: argparse.Namespace) -> str:
     from basicsr.utils import get_env_info, get_root_logger, get_time_str, make_exp_dirs
     from basicsr.utils.options import dict2str
 
-    opt = load_options(args.opt, overrides=args.set, is_train=False)
+    opt = load_options(option_file, root=root, overrides=list(overrides), is_train=False)
+    check_devices(opt, option_file)
     make_exp_dirs(opt)
     log_file = os.path.join(opt["path"]["log"], f"test_{opt['name']}_{get_time_str()}.log")
     logger = get_root_logger(logger_name="basicsr")
@@ -246,12 +303,4 @@ def test(args: argparse.Namespace) -> str:
     for loader in loaders:
         model.validation(loader, current_iter=opt["name"], tb_logger=None,
                          save_img=(opt.get("val") or {}).get("save_img", True))
-    return opt["path"]["results_root"]
-
-
-def test_main(argv: Optional[list[str]] = None) -> str:
-    """``test.py`` entry point."""
-    parser = argparse.ArgumentParser(description="Test from a BasicSR option file (probdeg registered).")
-    parser.add_argument("-opt", "--opt", required=True, help="path to the option YAML file")
-    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION:KEY=VALUE", help="override options")
-    return test(parser.parse_args(argv))
+    return Path(opt["path"]["results_root"])

@@ -4,138 +4,72 @@ and missing data folders / weight files, each named with the file and the key pa
 Every section of an option file is checked against the keys probdeg's code reads plus those BasicSR documents
 (Real-ESRGAN's degradation keys included). Sections whose keys depend on a class that is not probdeg's (a
 BasicSR dataset type, a BasicSR model's ``train`` / ``val`` keys) get their types checked but accept other keys:
-probdeg cannot know them all. Networks are checked when they are built (:func:`probdeg.build.check_options`).
+probdeg cannot know them all. Networks are checked when they are built (:func:`probdeg.registry.check_options`).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from .options import OptionError
-
-Check = Callable[[Any], Optional[str]]  # returns what was expected, or None when the value is fine
+from ...errors import OptionError
+from .schema import (
+    DATASETS,
+    LOADER_KEYS,
+    NON_NEGATIVE,
+    POSITIVE,
+    Check,
+    CollabOptions,
+    DiversityOptions,
+    GANLossOptions,
+    LossWeightOptions,
+    PerceptualOptions,
+    ValOptions,
+    anything,
+    as_number,
+    boolean,
+    check_keys,
+    integer,
+    is_int,
+    mapping,
+    number,
+    optional,
+    shorten,
+    text,
+)
 
 PROBDEG_MODELS = ("DegradationGANModel", "CollaborativeSRModel")
-PROBDEG_DATASETS = ("UnpairedImageDataset", "DegradationValDataset")
-
-
-# ----------------------------------------------------------------------------------------------- value checks
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
-
-
-def _as_number(value: Any) -> Optional[float]:
-    # PyYAML reads 1e-4 (no dot) as a string; BasicSR and probdeg convert it with float(), so it is accepted.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def integer(minimum: Optional[int] = None) -> Check:
-    def check(value: Any) -> Optional[str]:
-        expected = "an integer" if minimum is None else f"an integer >= {minimum}"
-        return None if _is_int(value) and (minimum is None or value >= minimum) else expected
-    return check
-
-
-def number(minimum: Optional[float] = None, below: Optional[float] = None) -> Check:
-    def check(value: Any) -> Optional[str]:
-        x = _as_number(value)
-        ok = x is not None and math.isfinite(x) and (minimum is None or x >= minimum) and (below is None or x < below)
-        bounds = (f" >= {minimum}" if minimum is not None else "") + (f" and < {below}" if below is not None else "")
-        return None if ok else f"a finite number{bounds}"
-    return check
-
-
-def boolean(value: Any) -> Optional[str]:
-    return None if isinstance(value, bool) else "true or false"
-
-
-def text(value: Any) -> Optional[str]:
-    return None if isinstance(value, str) and value else "a non-empty string"
-
-
-def mapping(value: Any) -> Optional[str]:
-    return None if isinstance(value, Mapping) else "a mapping of keys"
-
-
-def anything(value: Any) -> Optional[str]:
-    return None
-
-
-def optional(check: Check) -> Check:
-    def optional_check(value: Any) -> Optional[str]:
-        return None if value is None else (None if check(value) is None else f"{check(value)} or ~")
-    return optional_check
-
-
-def one_of(*choices: Any) -> Check:
-    def check(value: Any) -> Optional[str]:
-        return None if value in choices else "one of " + ", ".join(repr(c) for c in choices)
-    return check
 
 
 def seed(value: Any) -> Optional[str]:
-    return None if value is None or _is_int(value) and value >= 0 else "a non-negative integer or ~"
+    return None if value is None or is_int(value) and value >= 0 else "a non-negative integer or ~"
 
 
 def num_gpu(value: Any) -> Optional[str]:
-    return None if value == "auto" or _is_int(value) and value >= 0 else "a non-negative integer or auto"
+    return None if value == "auto" or is_int(value) and value >= 0 else "a non-negative integer or auto"
 
 
 # ----------------------------------------------------------------------------------------------- accepted keys
-POSITIVE, NON_NEGATIVE = integer(1), integer(0)
-LOADER_KEYS: dict[str, Check] = {
-    "name": text, "type": text, "phase": text, "scale": POSITIVE, "batch_size_per_gpu": POSITIVE,
-    "num_worker_per_gpu": NON_NEGATIVE, "dataset_enlarge_ratio": POSITIVE, "use_shuffle": boolean,
-    "prefetch_mode": optional(one_of("cpu", "cuda")), "num_prefetch_queue": POSITIVE, "pin_memory": boolean,
-    "persistent_workers": boolean,
-}
-DATASET_KEYS: dict[str, dict[str, Check]] = {
-    "UnpairedImageDataset": {
-        **LOADER_KEYS, "dataroot_hr": anything, "dataroot_lr": anything, "crop_size": POSITIVE, "augment": boolean,
-        "small_images": one_of("skip", "error"), "length": optional(POSITIVE), "seed": NON_NEGATIVE,
-        "bicubic_reference": boolean, "synthetic_lr": optional(mapping),
-    },
-    "DegradationValDataset": {
-        **LOADER_KEYS, "dataroot_hr": anything, "dataroot_lr": optional(anything),
-        "dataroot_real_lr": optional(anything), "crop_size": optional(POSITIVE),
-    },
-}
-REQUIRED_DATASET_KEYS = {"UnpairedImageDataset": ("dataroot_hr", "dataroot_lr"),
-                         "DegradationValDataset": ("dataroot_hr",)}
 OPTIMIZER_KEYS = {"type": text, "lr": number(minimum=0)}
 LOSS_KEYS = {"loss_weight": number(minimum=0)}
 TRAIN_KEYS: dict[str, Check] = {"total_iter": POSITIVE, "warmup_iter": integer(-1), "scheduler": mapping,
                                 "ema_decay": number(minimum=0, below=1)}
+GAN_LOSSES: dict[str, type] = {"color_opt": LossWeightOptions, "gan_opt": GANLossOptions,
+                               "perceptual_opt": PerceptualOptions, "diversity_opt": DiversityOptions}
+"""The loss sections of DegradationGANModel and their schemas."""
 MODEL_TRAIN_KEYS: dict[str, dict[str, Check]] = {
-    "DegradationGANModel": {**TRAIN_KEYS, "optim_g": mapping, "optim_d": mapping, "color_opt": optional(mapping),
-                            "gan_opt": optional(mapping), "perceptual_opt": optional(mapping)},
+    "DegradationGANModel": {**TRAIN_KEYS, "optim_g": mapping, "optim_d": mapping,
+                            **{key: optional(mapping) for key in GAN_LOSSES}},
     "CollaborativeSRModel": {**TRAIN_KEYS, "optim_sr": mapping},
 }
-VAL_KEYS: dict[str, Check] = {"val_freq": POSITIVE, "save_img": boolean, "suffix": optional(text),
-                              "metrics": optional(mapping), "pbar": boolean, "num_samples": POSITIVE,
-                              "crop_border": NON_NEGATIVE}
 LOGGER_KEYS: dict[str, Check] = {"print_freq": POSITIVE, "save_checkpoint_freq": POSITIVE, "use_tb_logger": boolean,
                                  "wandb": optional(mapping)}
 # Filled in by resolve_options; accepted so that a resolved option dict validates too.
 RESOLVED_PATH_KEYS = ("experiments_root", "models", "training_states", "log", "visualization", "results_root",
                       "root")
 PATH_FAMILIES: dict[str, Check] = {"pretrain_network_": anything, "strict_load_": boolean, "param_key_": text}
-COLLAB_KEYS: dict[str, Check] = {"lambda_sup": number(minimum=0), "lambda_col": number(minimum=0),
-                                 "lambda_ada": number(minimum=0), "total_progress": POSITIVE, "clamp": boolean,
-                                 "use_real_lr": boolean}
 SOURCE_KEYS = ("generator", "bicubic", "offline")
 REAL_ESRGAN_KEYS = (
     "high_order_degradation", "gt_usm", "gt_size", "queue_size", "l1_gt_usm", "percep_gt_usm", "gan_gt_usm",
@@ -143,8 +77,19 @@ REAL_ESRGAN_KEYS = (
     "jpeg_range", "second_blur_prob", "resize_prob2", "resize_range2", "gaussian_noise_prob2", "noise_range2",
     "poisson_scale_range2", "gray_noise_prob2", "jpeg_range2",
 )
+
+
+def experiment_name(value: Any) -> Optional[str]:
+    """A plain folder name: the experiment goes to ``experiments/<name>`` and must not land anywhere else."""
+    if not isinstance(value, str) or not value.strip():
+        return "a non-empty folder name"
+    if value in (".", "..") or any(c in value for c in "/\\\0") or Path(value).is_absolute() or value.startswith("~"):
+        return "a plain folder name (no /, \\, .., ~ or absolute path: experiments stay under experiments/)"
+    return None
+
+
 TOP_KEYS: dict[str, Check] = {
-    "name": text, "model_type": text, "scale": POSITIVE, "num_gpu": num_gpu, "manual_seed": seed,
+    "name": experiment_name, "model_type": text, "scale": POSITIVE, "num_gpu": num_gpu, "manual_seed": seed,
     "datasets": mapping, "path": mapping, "train": optional(mapping), "val": optional(mapping),
     "logger": optional(mapping), "dist_params": optional(mapping), "find_unused_parameters": boolean,
     "network_sr": anything, "num_models": POSITIVE, "degradations": anything, "collab": optional(mapping),
@@ -155,12 +100,23 @@ TOP_KEYS: dict[str, Check] = {
 }
 
 
+def _non_finite(value: Any, where: str) -> Optional[str]:
+    """The key path of the first NaN / Inf number inside ``value`` (a network's options), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, Mapping):
+        return next((p for k, v in value.items() if (p := _non_finite(v, f"{where}:{k}"))), None)
+    if isinstance(value, (list, tuple)):
+        return next((p for i, v in enumerate(value) if (p := _non_finite(v, f"{where}[{i}]"))), None)
+    return None
+
+
 class OptionValidator:
     """Checks one option dict; every problem raises :class:`OptionError` naming ``source`` and the key path.
 
     Args:
         source: the option file, for the messages.
-        root: the folder relative data and weight paths are read from (the current directory of a run).
+        root: the folder relative data and weight paths are read from (``--root``, else the current directory).
         is_train: a training run (``train`` and ``datasets:train`` are needed) or a test run.
         check_files: check that data folders and weight files exist.
     """
@@ -174,40 +130,36 @@ class OptionValidator:
     def keys(self, section: Mapping, where: str, accepted: Mapping[str, Check], families: Mapping[str, Check] = (),
              strict: bool = True) -> None:
         """Check the keys of ``section`` (``families``: accepted key prefixes) and the types of their values."""
-        for key, value in section.items():
-            path = f"{where}:{key}" if where else str(key)
-            check = accepted.get(key) if isinstance(key, str) else None
-            if check is None and isinstance(key, str):
-                check = next((c for prefix, c in dict(families).items() if key.startswith(prefix)), None)
-            if check is None:
-                if strict:
-                    self.unknown(path, key, list(accepted) + [f"{p}<name>" for p in dict(families)])
-                continue
-            expected = check(value)
-            if expected is not None:
-                self.fail(path, f"expected {expected}, got {value!r}")
+        try:
+            check_keys(section, where, accepted, families, strict)
+        except OptionError as err:
+            raise OptionError(f"{self.source}: {err}") from None
 
-    def unknown(self, path: str, key: Any, accepted: list[str]) -> None:
-        close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"accepted keys: {', '.join(sorted(accepted))}"
-        self.fail(path, f"unknown key {str(key)!r}; {hint}")
+    def schema(self, section_type: type, values: Any, where: str) -> Any:
+        try:
+            return section_type.read(values, where)
+        except OptionError as err:
+            raise OptionError(f"{self.source}: {err}") from None
 
     def section(self, opt: Mapping, key: str, where: str = "") -> Mapping:
         value = opt.get(key)
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.fail(f"{where}{key}", f"expected a mapping of keys, got {value!r}")
+            self.fail(f"{where}{key}", f"expected a mapping of keys, got {shorten(value)}")
         return value
+
+    def path(self, item: str) -> Path:
+        path = Path(item).expanduser()
+        return path if path.is_absolute() else self.root / path
 
     def file(self, where: str, value: Any, kind: str = "file") -> None:
         """``value`` (a path or a list of paths) must exist, relative paths read from ``root``."""
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if not isinstance(item, str) or not item:
-                self.fail(where, f"expected a {kind} path (or a list of them), got {item!r}")
+                self.fail(where, f"expected a {kind} path (or a list of them), got {shorten(item)}")
             if self.check_files:
-                path = Path(item).expanduser()
-                path = path if path.is_absolute() else self.root / path
+                path = self.path(item)
                 if not (path.is_dir() if kind == "folder" else path.exists()):
                     self.fail(where, f"{kind} not found: {item}" + (f" (looked in {self.root})"
                                                                     if not Path(item).is_absolute() else ""))
@@ -218,6 +170,9 @@ class OptionValidator:
             if key not in opt:
                 self.fail(key, "missing; the options need a name, datasets and path")
         self.keys(opt, "", TOP_KEYS, families={"network_": mapping})
+        for key, value in opt.items():
+            if isinstance(key, str) and key.startswith("network_") and (where := _non_finite(value, key)):
+                self.fail(where, "expected a finite number, got NaN or Inf")
         model_type = opt.get("model_type")
         probdeg_model = model_type in PROBDEG_MODELS
         self.datasets(opt)
@@ -226,7 +181,11 @@ class OptionValidator:
             if opt.get("train") is None:
                 self.fail("train", "missing; a training run needs a train section (total_iter, optimisers, ...)")
             self.train(self.section(opt, "train"), model_type)
-        self.keys(self.section(opt, "val"), "val", VAL_KEYS, strict=probdeg_model)
+        val = self.section(opt, "val")
+        if probdeg_model:
+            self.schema(ValOptions, val, "val")
+        else:
+            self.keys(val, "val", ValOptions.checks(), strict=False)
         logger = self.section(opt, "logger")
         self.keys(logger, "logger", LOGGER_KEYS)
         if self.is_train:
@@ -245,25 +204,26 @@ class OptionValidator:
             if not isinstance(phase, str) or phase.split("_")[0] not in phases:
                 self.fail(where, "a dataset phase is train, val, val_<name>, test or test_<name>")
             if not isinstance(dataset, Mapping):
-                self.fail(where, f"expected a mapping of dataset options, got {dataset!r}")
+                self.fail(where, f"expected a mapping of dataset options, got {shorten(dataset)}")
             kind = dataset.get("type")
             if text(kind) is not None:
-                self.fail(f"{where}:type", f"expected a dataset type name, got {kind!r}")
-            accepted = DATASET_KEYS.get(kind, LOADER_KEYS)
-            self.keys(dataset, where, accepted, strict=kind in DATASET_KEYS)
-            required = ("name", *REQUIRED_DATASET_KEYS.get(kind, ()), *(("batch_size_per_gpu",) if phase == "train"
-                                                                        else ()))
+                self.fail(f"{where}:type", f"expected a dataset type name, got {shorten(kind)}")
+            section = DATASETS.get(kind)
+            accepted = section.checks() if section is not None else LOADER_KEYS
+            self.keys(dataset, where, accepted, strict=section is not None)
+            required = ("name", *(section.required() if section is not None else ()),
+                        *(("batch_size_per_gpu",) if phase == "train" else ()))
             for key in required:
                 if dataset.get(key) is None:
                     self.fail(f"{where}:{key}", "missing" + (f"; expected {accepted[key](None)}"
                                                              if accepted[key](None) else ""))
             crop = dataset.get("crop_size")
-            if _is_int(crop) and _is_int(scale) and scale > 0 and crop % scale:
+            if is_int(crop) and is_int(scale) and scale > 0 and crop % scale:
                 self.fail(f"{where}:crop_size", f"{crop} is not a multiple of scale {scale} (try "
                                                 f"{crop - crop % scale or scale})")
             for key, value in dataset.items():
                 if isinstance(key, str) and key.startswith("dataroot") and value is not None:
-                    self.file(f"{where}:{key}", value, "folder" if kind in DATASET_KEYS else "path")
+                    self.file(f"{where}:{key}", value, "folder" if section is not None else "path")
             if dataset.get("meta_info_file") is not None:
                 self.file(f"{where}:meta_info_file", dataset["meta_info_file"])
             for name, folders in (dataset.get("synthetic_lr") or {}).items():
@@ -289,36 +249,74 @@ class OptionValidator:
             if not isinstance(key, str) or not isinstance(value, Mapping):
                 continue
             if key.startswith("optim_"):
-                self.keys(value, f"train:{key}", OPTIMIZER_KEYS, strict=False)
-                for needed in OPTIMIZER_KEYS:
-                    if needed not in value:
-                        self.fail(f"train:{key}:{needed}", f"missing; expected {OPTIMIZER_KEYS[needed](None)}")
+                self.optimizer(value, f"train:{key}")
+            elif model_type == "DegradationGANModel" and key in GAN_LOSSES:
+                loss = self.schema(GAN_LOSSES[key], value, f"train:{key}")
+                if key == "perceptual_opt" and loss.loss_weight > 0 and self.check_files:
+                    self.lpips_weights(loss.weights, f"train:{key}:weights")
             elif key.endswith("_opt"):
                 self.keys(value, f"train:{key}", LOSS_KEYS, strict=False)
             elif key == "scheduler":
-                self.keys(value, "train:scheduler", {"type": text}, strict=False)
+                self.scheduler(value, train.get("total_iter"))
+
+    def optimizer(self, value: Mapping, where: str) -> None:
+        self.keys(value, where, {**OPTIMIZER_KEYS, "injection_lr": number(minimum=0), "weight_decay": number(minimum=0),
+                                 "betas": betas, "eps": number(minimum=0), "momentum": number(minimum=0)},
+                  strict=False)
+        for needed in OPTIMIZER_KEYS:
+            if needed not in value:
+                self.fail(f"{where}:{needed}", f"missing; expected {OPTIMIZER_KEYS[needed](None)}")
+
+    def scheduler(self, value: Mapping, total_iter: Any) -> None:
+        self.keys(value, "train:scheduler", {"type": text, "decay_start": NON_NEGATIVE, "gamma": number(minimum=0),
+                                             "milestones": milestones, "total_iter": POSITIVE}, strict=False)
+        total = value.get("total_iter", total_iter)
+        if value.get("type") == "LinearDecay":
+            if "decay_start" not in value:
+                self.fail("train:scheduler:decay_start", "missing; LinearDecay needs the iteration the decay starts at")
+            if is_int(total) and value["decay_start"] >= total:
+                self.fail("train:scheduler:decay_start", f"{value['decay_start']} must be below total_iter {total}")
+
+    def lpips_weights(self, weights: Optional[str], where: str) -> None:
+        from ...losses import ALEXNET_FILE, alexnet_weights_path
+
+        path = alexnet_weights_path(weights if weights is None else str(self.path(weights)))
+        if not path.is_file():
+            self.fail(where, f"LPIPS needs the AlexNet weights file {ALEXNET_FILE}, not found at {path}: copy it "
+                             "there, give its path, or set perceptual_opt:loss_weight to 0")
 
     def collaborative(self, opt: Mapping) -> None:
-        self.keys(self.section(opt, "collab"), "collab", COLLAB_KEYS)
+        self.schema(CollabOptions, opt.get("collab"), "collab")
         entries = opt.get("degradations")
         if entries is None and not self.is_train:
             return  # testing needs no degradation sources
         if not isinstance(entries, list) or not entries:
-            self.fail("degradations", f"expected a list of K degradation sources, got {entries!r}")
+            self.fail("degradations", f"expected a list of K degradation sources, got {shorten(entries)}")
         num_models = opt.get("num_models")
-        if _is_int(num_models) and isinstance(opt.get("network_sr"), Mapping) and num_models != len(entries):
+        if is_int(num_models) and isinstance(opt.get("network_sr"), Mapping) and num_models != len(entries):
             self.fail("degradations", f"{len(entries)} entries for num_models: {num_models} (one per model)")
         for i, entry in enumerate(entries):
             for j, source in enumerate(entry if isinstance(entry, list) else [entry]):
                 where = f"degradations[{i}]" + (f"[{j}]" if isinstance(entry, list) else "")
                 if not isinstance(source, Mapping):
-                    self.fail(where, f"expected generator: PATH, bicubic: true or offline: NAME, got {source!r}")
+                    self.fail(where, f"expected generator: PATH, bicubic: true or offline: NAME, got {shorten(source)}")
                 self.keys(source, where, {"generator": text, "bicubic": boolean, "offline": text})
                 if len([k for k in SOURCE_KEYS if k in source]) != 1:
                     self.fail(where, f"expected exactly one of generator: PATH, bicubic: true or offline: NAME, "
-                                     f"got {dict(source)!r}")
+                                     f"got {shorten(dict(source))}")
                 if "generator" in source:
                     self.file(f"{where}:generator", source["generator"])
+
+
+def betas(value: Any) -> Optional[str]:
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        (x := as_number(v)) is not None and math.isfinite(x) and 0 <= x < 1 for v in value)
+    return None if ok else "two numbers in [0, 1), like [0.9, 0.99]"
+
+
+def milestones(value: Any) -> Optional[str]:
+    ok = isinstance(value, (list, tuple)) and all(is_int(v) and v >= 0 for v in value)
+    return None if ok else "a list of iterations (integers >= 0)"
 
 
 def validate_options(opt: Mapping, *, source: Any = "options", root: Path = Path("."), is_train: bool = True,

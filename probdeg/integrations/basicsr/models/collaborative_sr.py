@@ -11,8 +11,7 @@ Options (besides BasicSR's usual ones):
   sources mixed per sample (the naive combination): ``{generator: G.pth}`` (frozen, fresh latents every
   iteration), ``{bicubic: true}`` (MATLAB bicubic of the HR crop) or ``{offline: NAME}`` (read by the dataset from
   a folder made by ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``).
-- ``collab``: ``lambda_sup`` (1), ``lambda_col`` (0.01), ``lambda_ada`` (10), ``total_progress`` (P, default
-  ``train.total_iter``), ``clamp`` (false), ``use_real_lr`` (true; false = CL on the synthetic domain only).
+- ``collab``: the losses' weights and schedule, :class:`~probdeg.integrations.basicsr.schema.CollabOptions`.
 - ``path.pretrain_network_sr``: initial weights for every model (BasicSR ``params`` / ``params_ema``), e.g. ESRGAN's
   PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
 - ``train.optim_sr``, ``train.scheduler`` (one per model), ``train.ema_decay``.
@@ -29,10 +28,11 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
-from ....build import build_network
-from ....checkpoint import load_generator
+from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
-from ..data import matlab_bicubic
+from ..archs import build_network, resolve_arch
+from ..datasets import matlab_bicubic
+from ..schema import CollabOptions, ValOptions
 from .base import ProbdegBaseModel
 
 
@@ -98,12 +98,11 @@ class CollaborativeSRModel(ProbdegBaseModel):
         train_opt = self.opt["train"]
         for net in self.nets:
             net.train()
-        collab = dict(self.opt.get("collab") or {})
-        self.weights = CollabWeights(sup=float(collab.get("lambda_sup", 1.0)),
-                                     col=float(collab.get("lambda_col", 0.01)),
-                                     ada=float(collab.get("lambda_ada", 10.0)), clamp=bool(collab.get("clamp", False)))
-        self.total_progress = int(collab.get("total_progress", train_opt["total_iter"]))
-        self.use_real_lr = bool(collab.get("use_real_lr", True))
+        collab = CollabOptions.read(self.opt.get("collab"), "collab")
+        self.weights = CollabWeights(sup=collab.lambda_sup, col=collab.lambda_col, ada=collab.lambda_ada,
+                                     clamp=collab.clamp)
+        self.total_progress = collab.total_progress or int(train_opt["total_iter"])
+        self.use_real_lr = collab.use_real_lr
         self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
         if len(self.sources) != self.num_models:
             raise ValueError(f"degradations has {len(self.sources)} entries for {self.num_models} SR models")
@@ -117,7 +116,8 @@ class CollaborativeSRModel(ProbdegBaseModel):
         sources = []
         for source in entries:
             if "generator" in source:
-                generator = load_generator(source["generator"], device=self.device).requires_grad_(False)
+                generator = load_network(source["generator"], resolve=resolve_arch, device=self.device)
+                generator.requires_grad_(False)
                 sources.append({"kind": "generator", "net": generator})
             elif source.get("bicubic"):
                 sources.append({"kind": "bicubic"})
@@ -205,7 +205,8 @@ class CollaborativeSRModel(ProbdegBaseModel):
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
         """PSNR / SSIM (BasicSR's metrics, RGB, ``val.crop_border``) of each model and of the ensemble mean."""
         dataset_name = dataloader.dataset.opt["name"]
-        crop = int((self.opt.get("val") or {}).get("crop_border", self.opt.get("scale", 4)))
+        crop = ValOptions.read(self.opt.get("val"), "val").crop_border
+        crop = int(self.opt.get("scale", 4)) if crop is None else crop
         names = [f"sr{i}" for i in range(self.num_models)] + ["ensemble"]
         sums = {f"{metric}_{name}": 0.0 for name in names for metric in ("psnr", "ssim")}
         count = 0

@@ -1,0 +1,76 @@
+"""What several commands share: tile flags, the device, captured warnings, and BasicSR's archs on demand."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any, Optional
+
+
+def add_tile_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..defaults import TILE_PAD
+
+    parser.add_argument("--tile", type=int, default=None, help="tile side in LR pixels, to bound the memory of "
+                        "large images (default: whole images)")
+    parser.add_argument("--tile-pad", type=int, default=TILE_PAD, help="LR pixels of context around each tile "
+                        f"(default: {TILE_PAD})")
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
+def resolve_device(device: Optional[str]) -> str:
+    """``--device``: cpu or cuda, default cuda when PyTorch sees one."""
+    import torch
+
+    from ..errors import UserError
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if not device.startswith(("cpu", "cuda")):
+        raise UserError(f"--device must be cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but PyTorch sees no CUDA device")
+    return device
+
+
+@contextlib.contextmanager
+def warnings_as_lines(command: str) -> Iterator[None]:
+    """Print the warnings of the block as ``probdeg COMMAND: warning: ...`` lines once it ends (even on an error)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(f"probdeg {command}: warning: {warning.message}", file=sys.stderr)
+
+
+class BasicSRArchsOnDemand:
+    """A ``resolve`` function (see :func:`probdeg.registry.build_network`) that imports BasicSR only when a checkpoint
+    names an arch outside probdeg's own (``RRDBNet``, ``SRVGGNetCompact``, ...)."""
+
+    def _archs(self) -> Any:
+        from ..integrations.basicsr import resolve_arch
+
+        return resolve_arch
+
+    def __call__(self, name: str) -> Any:
+        return self._archs()(name)
+
+    def names(self) -> list[str]:
+        return self._archs().names()
+
+
+basicsr_archs = BasicSRArchsOnDemand()
+
+
+def folder_summary(command: str, summary: dict[str, Any], details: str) -> str:
+    """The last line of a folder command: what it wrote, skipped and could not read, and where."""
+    removed = summary.get("removed_temporaries", 0)
+    cleanup = f"; removed {removed} temporary file(s) of an interrupted run" if removed else ""
+    return (f"{command}: {summary['written']} written, {summary['skipped']} skipped, {summary['failed']} failed "
+            f"({summary['images']} images, {details}{summary['seconds']:.1f} s) -> {summary['output']}{cleanup}")

@@ -1,0 +1,126 @@
+"""One tiled forward for images too large for memory, used by ``degrade`` (HR -> LR) and ``sr`` (LR -> SR).
+
+The input is cut into ``tile`` x ``tile`` squares (the last row and column may be smaller); each runs with ``overlap``
+pixels of real image context on every side (less at the image border, where the untiled net sees zero padding too),
+and the centre of its output is placed in the output image. For a net without global operations (pooling,
+attention) and an overlap at least its receptive-field radius, the tiled output equals the untiled one to float
+rounding; nets with global operations see only their tile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Callable, NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from .errors import UserError
+from .noise_field import Window
+
+Forward = Callable[[Tensor, Window], Tensor]
+"""``forward(piece, window)``: the output of a (B, C, h, w) piece found at ``window`` of the whole input."""
+
+
+class Span(NamedTuple):
+    """One tile along one axis: its core ``[start, end)`` and the context it runs with, ``[padded_start,
+    padded_end)``."""
+
+    start: int
+    end: int
+    padded_start: int
+    padded_end: int
+
+
+def tile_spans(size: int, tile: int, overlap: int) -> list[Span]:
+    """The tiles along an axis of ``size`` pixels."""
+    spans = []
+    for start in range(0, size, tile):
+        end = min(start + tile, size)
+        spans.append(Span(start, end, max(0, start - overlap), min(size, end + overlap)))
+    return spans
+
+
+def count_tiles(height: int, width: int, tile: Optional[int]) -> int:
+    """How many forward calls :func:`run_tiled` makes for an image of this size."""
+    if tile is None or (height <= tile and width <= tile):
+        return 1
+    return -(-height // tile) * -(-width // tile)
+
+
+def quantise(image: Tensor) -> Tensor:
+    """Float [0, 1] -> uint8 as an 8-bit PNG stores it: clamped, times 255, rounded half to even."""
+    return image.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int, up: int = 1, down: int = 1,
+              out: Optional[Tensor] = None, on_tile: Optional[Callable[[], None]] = None) -> Tensor:
+    """Apply ``forward`` to ``x`` whole, or tile by tile, and stitch the tile centres.
+
+    Args:
+        forward: maps a piece and its window to the piece's output, ``up / down`` times the piece's size.
+        x: the input batch.
+        tile: tile side in input pixels; ``None`` (or an image no larger than one tile) runs the whole input.
+        overlap: input pixels of context on every side of a tile.
+        up, down: the output size is ``size * up // down`` (``up = scale`` for SR, ``down = scale`` to degrade);
+            tile sides and overlaps must be multiples of ``down``.
+        out: where to write the output, preallocated; a uint8 one holds the output quantised as an 8-bit image
+            would (:func:`quantise`), so memory does not grow with a float copy of it. ``None``: allocated from the
+            first piece, in its dtype.
+        on_tile: called after each forward call (progress inside a large image).
+
+    Returns:
+        ``out``, or the output allocated here.
+
+    Shape:
+        x: (B, C, H, W) -> (B, C', H * up // down, W * up // down).
+    """
+    height, width = x.shape[-2:]
+
+    def place(target: Optional[Tensor], rows: slice, cols: slice, piece: Tensor) -> Tensor:
+        if target is None:
+            target = piece.new_empty(piece.shape[0], piece.shape[1], height * up // down, width * up // down)
+        target[..., rows, cols] = quantise(piece) if target.dtype == torch.uint8 else piece
+        return target
+
+    if tile is None or (height <= tile and width <= tile):
+        piece = forward(x, Window(0, 0, height, width))
+        if on_tile is not None:
+            on_tile()
+        if out is None:
+            return piece
+        return place(out, slice(None), slice(None), piece)
+    for ys in tile_spans(height, tile, overlap):
+        for xs in tile_spans(width, tile, overlap):
+            piece = forward(x[..., ys.padded_start:ys.padded_end, xs.padded_start:xs.padded_end],
+                            Window(ys.padded_start, xs.padded_start, ys.padded_end - ys.padded_start,
+                                   xs.padded_end - xs.padded_start))
+            core = piece[..., (ys.start - ys.padded_start) * up // down:(ys.end - ys.padded_start) * up // down,
+                         (xs.start - xs.padded_start) * up // down:(xs.end - xs.padded_start) * up // down]
+            out = place(out, slice(ys.start * up // down, ys.end * up // down),
+                        slice(xs.start * up // down, xs.end * up // down), core)
+            if on_tile is not None:
+                on_tile()
+    assert out is not None
+    return out
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """A failed allocation: MemoryError, CUDA's OutOfMemoryError, or the CPU allocator's RuntimeError."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+@contextlib.contextmanager
+def memory_hint(what: str, tile: Optional[int]) -> Iterator[None]:
+    """Turn running out of memory on ``what`` into one line that suggests tiles (smaller ones when already tiled)."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as err:
+        if not is_out_of_memory(err):
+            raise
+        advice = f"try a smaller --tile than {tile}" if tile else "process it in tiles with --tile (e.g. --tile 256)"
+        raise UserError(f"out of memory on {what}: {advice}") from None

@@ -1,0 +1,313 @@
+"""`probdeg.scores`, `probdeg.robustness` and `probdeg eval`: BasicSR's PSNR / SSIM, LPIPS, pairing, the noise sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from probdeg.checkpoint import save_checkpoint
+from probdeg.cli import main
+from probdeg.folders import match_images
+from probdeg.integrations.basicsr import resolve_arch
+from probdeg.io import read_image, write_image
+from probdeg.losses import LPIPSLoss
+from probdeg.robustness import add_gaussian_noise, noise_sweep, parse_sigmas
+from probdeg.scores import evaluate_folders, image_metrics, write_metrics
+from probdeg.sr import sr_folder
+
+ARCH = "ProbdegTestNearestSR"
+
+
+class NearestSR(nn.Module):
+    """Nearest-neighbour up-sampling plus a convolutional residual; ``residual=0`` is exactly nearest."""
+
+    def __init__(self, scale: int = 2, residual: float = 0.0) -> None:
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(3, 3 * scale**2, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.normal_(std=residual)
+            self.conv.bias.zero_()
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest") + self.shuffle(self.conv(x))
+
+
+def register_test_arch() -> None:
+    """Put NearestSR in BasicSR's registry (once), so its checkpoints rebuild through `load_network`."""
+    from probdeg.integrations.basicsr import import_basicsr
+
+    import_basicsr()
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    if ARCH not in ARCH_REGISTRY:
+        ARCH_REGISTRY._do_register(ARCH, NearestSR)
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest.one_thread
+
+
+@pytest.fixture(autouse=True)
+def no_lpips_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))  # LPIPS finds no weights unless given
+
+
+def texture(h: int, w: int, seed: int) -> np.ndarray:
+    """A uint8 RGB image in [10, 245] (room for a +5 offset without clipping)."""
+    gen = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / 7.0
+    smooth = 0.5 + 0.3 * np.sin(yy[..., None] + xx[..., None] * np.array([1.0, 0.6, 0.3]))
+    image = np.clip(smooth + 0.15 * gen.standard_normal((h, w, 3)), 0, 1)
+    return np.rint(10 + image * 235).astype(np.uint8)
+
+
+def save_uint8(path: Path, image: np.ndarray) -> None:
+    write_image(path, image.astype(np.float32) / 255.0)
+
+
+# ------------------------------------------------------------------------------------------------------------ figures
+def test_identical_images_give_basicsr_s_inf_psnr_and_ssim_one():
+    gt = texture(32, 40, 0)
+    for y_channel in (False, True):
+        scores = image_metrics(gt, gt.copy(), crop_border=4, y_channel=y_channel)
+        assert scores["psnr"] == math.inf
+        assert scores["ssim"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_constant_offset_gives_the_psnr_computed_by_hand():
+    gt = texture(32, 40, 1)
+    sr = gt + np.uint8(5)
+    scores = image_metrics(sr, gt, crop_border=0)
+    assert scores["psnr"] == pytest.approx(10 * math.log10(255**2 / 5**2), abs=1e-9)  # 34.15 dB
+    assert 0.99 < scores["ssim"] < 1  # only the means differ
+    # On Y (BT.601, as BasicSR): Y moves by 5 * (65.481 + 128.553 + 24.966) / 255 = 5 * 219 / 255.
+    y_scores = image_metrics(sr, gt, crop_border=0, y_channel=True)
+    assert y_scores["psnr"] == pytest.approx(20 * math.log10(255 / (5 * 219 / 255)), abs=1e-3)
+    # The crop leaves out whatever happens in the border.
+    sr[:4] = 255 - sr[:4]
+    sr[:, -4:] = 0
+    assert image_metrics(sr, gt, crop_border=4)["psnr"] == pytest.approx(scores["psnr"], abs=1e-9)
+    assert image_metrics(sr, gt, crop_border=0)["psnr"] < 20
+
+
+def test_bad_pairs_are_refused():
+    gt = texture(24, 24, 2)
+    with pytest.raises(ValueError, match="size mismatch.*24x24 vs 20x24"):
+        image_metrics(gt, gt[:, :20], names="x")
+    with pytest.raises(ValueError, match="SSIM needs at least 11x11"):
+        image_metrics(gt, gt, crop_border=7)
+    with pytest.raises(ValueError, match="crop_border"):
+        image_metrics(gt, gt, crop_border=-1)
+
+
+# ------------------------------------------------------------------------------------------------------------ folders
+@pytest.fixture
+def folders(tmp_path) -> dict[str, Path]:
+    gt, sr = tmp_path / "gt", tmp_path / "sr"
+    images = {name: texture(40, 48, seed) for seed, name in enumerate(["a", "b", "sub/c", "d", "e"])}
+    for name, image in images.items():
+        save_uint8(gt / f"{name}.png", image)
+    save_uint8(sr / "a.png", images["a"])  # identical
+    save_uint8(sr / "b_ESRGAN.png", images["b"] + np.uint8(5))  # BasicSR's <stem>_<name>.png, +5 everywhere
+    save_uint8(sr / "sub" / "c.png", images["sub/c"])
+    save_uint8(sr / "e_x4.png", images["e"])  # two candidates for e: ambiguous
+    save_uint8(sr / "e_x8.png", images["e"])
+    save_uint8(sr / "zzz.png", images["a"])  # no GT
+    return {"gt": gt, "sr": sr, "root": tmp_path}  # d has no SR image
+
+
+def test_files_pair_by_name_and_suffix_and_problems_are_listed(folders):
+    matching = match_images(folders["sr"], folders["gt"])
+    assert [(key, sr.name) for key, sr, _ in matching.pairs] == [("a", "a.png"), ("b", "b_ESRGAN.png"),
+                                                                 ("sub/c", "c.png")]
+    assert [p.name for p in matching.missing] == ["d.png"]
+    assert [p.name for p in matching.extra] == ["zzz.png"]
+    assert [(gt.name, [c.name for c in cands]) for gt, cands in matching.ambiguous] == \
+        [("e.png", ["e_x4.png", "e_x8.png"])]
+    problems = " ".join(matching.problems())
+    assert "d.png" in problems and "zzz.png" in problems and "e_x4.png | " in problems and not matching.complete
+
+
+def test_eval_writes_the_figures_to_csv_and_json(folders, tmp_path):
+    result = evaluate_folders(folders["sr"], folders["gt"], crop_border=4)
+    assert result.metrics == ["psnr", "ssim"] and result.notes and "LPIPS column omitted" in result.notes[0]
+    by_name = {row["image"]: row for row in result.rows}
+    assert by_name["a"]["psnr"] == math.inf and by_name["b"]["psnr"] == pytest.approx(34.1514, abs=1e-4)
+    assert by_name["sub/c"]["ssim"] == pytest.approx(1.0)
+    # An identical pair's inf is left out of the mean PSNR (else one such pair makes the mean inf), with a note.
+    assert by_name["sub/c"]["psnr"] == math.inf and result.mean["psnr"] == pytest.approx(by_name["b"]["psnr"])
+    assert any("2 pair(s) are identical (PSNR inf)" in note for note in result.notes)
+    assert result.mean["ssim"] == pytest.approx((2 + by_name["b"]["ssim"]) / 3)
+    table = result.table()
+    assert "mean of 3" in table and "34.15" in table and "LPIPS" not in table
+
+    csv_path, json_path = write_metrics(result, tmp_path / "out")
+    with open(csv_path, newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["image", "sr", "gt", "psnr", "ssim"]
+    assert [r[0] for r in rows[1:]] == ["a", "b", "sub/c", "mean"]
+    assert rows[1][3] == "inf" and float(rows[2][3]) == pytest.approx(34.1514, abs=1e-4)
+    assert rows[2][1].endswith("b_ESRGAN.png") and rows[2][2].endswith("b.png")
+    report = json.loads(json_path.read_text())  # strict JSON: inf is written as a string
+    assert report["images"][0]["psnr"] == "inf" and report["mean"]["psnr"] == pytest.approx(result.mean["psnr"])
+    assert report["images"][1]["psnr"] == pytest.approx(34.1514, abs=1e-4) and report["crop_border"] == 4
+    assert [Path(p).name for p in report["missing"]] == ["d.png"] and len(report["extra"]) == 1
+    assert list(report["ambiguous"]) == [str(folders["gt"] / "e.png")] and report["notes"]
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary left behind
+
+
+def test_a_size_mismatch_names_both_files_and_the_other_pairs_still_count(folders):
+    save_uint8(folders["sr"] / "a.png", texture(40, 44, 0))
+    result = evaluate_folders(folders["sr"], folders["gt"])
+    assert [row["image"] for row in result.rows] == ["b", "sub/c"] and not result.complete
+    assert len(result.failures) == 1
+    assert re.search(r"size mismatch: SR '.*a\.png' and GT '.*a\.png'", result.failures[0])
+
+
+def test_lpips_is_added_when_its_weights_exist(folders, tmp_path):
+    pytest.importorskip("lpips")
+    # AlexNet's feature convolutions with random weights stand in for the ImageNet ones (no download).
+    gen = torch.Generator().manual_seed(0)
+    shapes = {0: (64, 3, 11, 11), 3: (192, 64, 5, 5), 6: (384, 192, 3, 3), 8: (256, 384, 3, 3), 10: (256, 256, 3, 3)}
+    trunk = {}
+    for index, shape in shapes.items():
+        trunk[f"features.{index}.weight"] = torch.randn(shape, generator=gen) * 0.05
+        trunk[f"features.{index}.bias"] = torch.zeros(shape[0])
+    weights = tmp_path / "alexnet.pth"
+    torch.save(trunk, weights)
+    result = evaluate_folders(folders["sr"], folders["gt"], lpips_weights=weights)
+    assert result.metrics == ["psnr", "ssim", "lpips"] and not [n for n in result.notes if "LPIPS" in n]
+    by_name = {row["image"]: row for row in result.rows}
+    assert by_name["a"]["lpips"] == pytest.approx(0.0, abs=1e-6) and by_name["b"]["lpips"] > 0
+    assert "LPIPS" in result.table()
+    small = image_metrics(texture(36, 36, 0), texture(36, 36, 1), crop_border=4, lpips=LPIPSLoss(weights))
+    assert math.isnan(small["lpips"])  # 28x28 after the crop: too small for AlexNet
+    assert evaluate_folders(folders["sr"], folders["gt"], lpips=False, lpips_weights=weights).metrics == \
+        ["psnr", "ssim"]
+
+
+def test_cli_eval_prints_the_table_and_reports_problems(folders, capsys):
+    assert main(["eval", "--sr", str(folders["sr"]), "--gt", str(folders["gt"]), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "mean of 3" in captured.out and "metrics.csv" in captured.out
+    assert "d.png" in captured.err and "zzz.png" in captured.err and "LPIPS column omitted" in captured.err
+    assert (folders["sr"] / "metrics.csv").is_file() and (folders["sr"] / "metrics.json").is_file()
+    for name in ("d.png", "e.png"):
+        (folders["gt"] / name).unlink()
+    out = folders["root"] / "scores"
+    assert main(["eval", "--sr", str(folders["sr"]), "--gt", str(folders["gt"]), "--crop-border", "2", "--y-channel",
+                 "--out", str(out), "--no-progress"]) == 0  # extra SR files alone are only reported
+    assert json.loads((out / "metrics.json").read_text())["y_channel"] is True
+    assert "zzz.png" in capsys.readouterr().err
+    assert main(["eval", "--sr", str(folders["sr"]), "--gt", str(folders["root"] / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err.splitlines()[-1]
+
+
+# ------------------------------------------------------------------------------------------------------------ sweep
+@pytest.fixture
+def sweep_data(tmp_path) -> dict[str, Path]:
+    register_test_arch()
+    gt, lr = tmp_path / "gt", tmp_path / "lr"
+    for seed, name in enumerate(["a", "sub/b"]):
+        hr = texture(40, 48, seed + 10)
+        save_uint8(gt / f"{name}.png", hr)
+        small = F.avg_pool2d(torch.from_numpy(hr).permute(2, 0, 1)[None].float(), 2)[0].permute(1, 2, 0)
+        save_uint8(lr / f"{name}.png", small.round().to(torch.uint8).numpy())
+    nearest = tmp_path / "nearest.pth"
+    save_checkpoint(nearest, NearestSR(residual=0.0), {"type": ARCH, "scale": 2})
+    members = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        members.append(tmp_path / f"m{seed}.pth")
+        save_checkpoint(members[-1], NearestSR(residual=0.02), {"type": ARCH, "scale": 2, "residual": 0.02})
+    return {"gt": gt, "lr": lr, "nearest": nearest, "members": members, "root": tmp_path}
+
+
+def test_noise_is_seeded_scaled_and_rounded_to_8_bits():
+    lr = torch.full((3, 64, 64), 0.5)
+    assert add_gaussian_noise(lr, 0, seed=1) is lr
+    noisy = add_gaussian_noise(lr, 10, seed=1)
+    assert torch.equal(noisy, add_gaussian_noise(lr, 10, seed=1))
+    assert not torch.equal(noisy, add_gaussian_noise(lr, 10, seed=2))
+    assert (noisy - lr).std().item() * 255 == pytest.approx(10, rel=0.05)
+    assert torch.equal(noisy * 255, (noisy * 255).round())
+    assert parse_sigmas("15, 0,5,5") == [0, 5, 15]
+    with pytest.raises(ValueError, match="comma-separated numbers"):
+        parse_sigmas("0;5")
+
+
+def test_the_sweep_gives_a_decreasing_psnr_and_matches_eval_at_sigma_zero(sweep_data):
+    members = sweep_data["members"]
+    sweep = noise_sweep([sweep_data["nearest"], members], sweep_data["lr"], sweep_data["gt"], sigmas="0,5,10,15,30",
+                        labels=["nearest", None], crop_border=2, progress=False, resolve=resolve_arch)
+    assert sweep.labels == ["nearest", "m1+m2"] and sweep.sigmas == [0, 5, 10, 15, 30]
+    curve = sweep.psnr["nearest"]
+    assert all(a > b for a, b in zip(curve, curve[1:])), curve
+    assert 15 < curve[-1] < curve[0] < 40
+    assert set(sweep.per_image["nearest"]) == {"a", "sub/b"}
+    # Sigma 0 is the plain pipeline: `sr_folder` then `evaluate_folders`.
+    sr_folder(sweep_data["nearest"], sweep_data["lr"], sweep_data["root"] / "sr", progress=False,
+              resolve=resolve_arch)
+    plain = evaluate_folders(sweep_data["root"] / "sr", sweep_data["gt"], crop_border=2, lpips=False)
+    assert plain.mean["psnr"] == pytest.approx(curve[0], abs=1e-9)
+    with pytest.raises(ValueError, match="one label per model"):
+        noise_sweep([sweep_data["nearest"]], sweep_data["lr"], sweep_data["gt"], sigmas=[0], labels=["a", "b"],
+                    resolve=resolve_arch)
+    with pytest.raises(ValueError, match="labels must differ"):
+        noise_sweep([sweep_data["nearest"], sweep_data["nearest"]], sweep_data["lr"], sweep_data["gt"], sigmas=[0],
+                    resolve=resolve_arch)
+
+
+def test_cli_sweep_writes_table_csv_json_and_plot(sweep_data, capsys):
+    out = sweep_data["root"] / "robust"
+    members = ",".join(str(p) for p in sweep_data["members"])
+    code = main(["eval", "--noise-sigmas", "0,5,10", "--lr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"]),
+                 "--model", str(sweep_data["nearest"]), "--label", "nearest", "--model", members, "--label", "ensemble",
+                 "--crop-border", "2", "--out", str(out), "--tile", "8", "--tile-pad", "2", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "nearest" in printed and "ensemble" in printed and "robustness.png" in printed
+    with open(out / "robustness.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["sigma", "nearest", "ensemble"] and [r[0] for r in rows[1:]] == ["0", "5", "10"]
+    report = json.loads((out / "robustness.json").read_text())
+    assert [m["label"] for m in report["models"]] == ["nearest", "ensemble"] and len(report["models"][1]["psnr"]) == 3
+    assert report["models"][1]["checkpoints"] == [str(p) for p in sweep_data["members"]]
+    assert [float(r[1]) for r in rows[1:]] == pytest.approx(report["models"][0]["psnr"], abs=1e-6)
+    plot = read_image(out / "robustness.png")
+    assert plot.shape[0] > 200 and plot.shape[1] > 300 and plot.std() > 0.01
+
+
+def test_cli_sweep_arguments_are_checked(sweep_data, capsys):
+    base = ["eval", "--noise-sigmas", "0,5", "--lr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"])]
+    with pytest.raises(SystemExit):
+        main(base + ["--label", "first", "--model", str(sweep_data["nearest"])])
+    assert "each --label names the --model before it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["--model", str(sweep_data["nearest"]), "--label", "a", "--label", "b"])
+    assert "two labels" in capsys.readouterr().err
+    assert main(base + ["--model", str(sweep_data["nearest"])]) == 2
+    assert "needs --out" in capsys.readouterr().err
+    assert main(["eval", "--sr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"]), "--model", "x.pth"]) == 2
+    assert "only go with --noise-sigmas" in capsys.readouterr().err
+
+
+def test_importing_the_modules_loads_neither_basicsr_nor_matplotlib(tmp_path):
+    code = ("import sys, probdeg.sr, probdeg.scores, probdeg.robustness, probdeg.degrade, probdeg.folders; "
+            "print(sorted(m for m in ('basicsr', 'lpips', 'matplotlib', 'cv2') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
