@@ -176,12 +176,19 @@ def bicubic_downscale(hr: Tensor, scale: int) -> Tensor:
     return F.interpolate(hr, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
+def centre_box(height: int, width: int, side: int, multiple: int) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the centre ``side`` x ``side`` crop of an image (less when it is smaller),
+    every number a multiple of ``multiple``, so that the same crop of an image ``multiple`` times smaller is the box
+    divided by ``multiple``."""
+    h, w = min(height, side), min(width, side)
+    h, w = h - h % multiple, w - w % multiple
+    return (height - h) // 2 // multiple * multiple, (width - w) // 2 // multiple * multiple, h, w
+
+
 def centre_crop(image: Tensor, side: int, multiple: int) -> Tensor:
-    """The centre ``side`` x ``side`` crop of a (C, H, W) image (less when it is smaller), sides cut to ``multiple``."""
-    side -= side % multiple
-    h, w = image.shape[-2:]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return crop_to_scale(image[:, top:top + side, left:left + side], multiple)
+    """The centre crop :func:`centre_box` describes, of a (C, H, W) image."""
+    top, left, h, w = centre_box(image.shape[-2], image.shape[-1], side, multiple)
+    return image[..., top:top + h, left:left + w]
 
 
 def sample_grid(

@@ -98,7 +98,8 @@ def read_yaml(path: Union[str, Path]) -> OrderedDict:
 
 
 def apply_overrides(opt: dict, overrides: list[str]) -> None:
-    """Apply ``key:sub:key=value`` overrides; values are parsed as YAML scalars (never evaluated as code)."""
+    """Apply ``key:sub:key=value`` overrides; values are parsed as YAML (never evaluated as code); missing sections
+    are created (the validator then checks their keys)."""
     for entry in overrides:
         if "=" not in entry:
             raise OptionError(f"override {shorten(entry)} must look like section:key=value")
@@ -106,7 +107,9 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
         node = opt
         parts = keys.strip().split(":")
         for key in parts[:-1]:
-            if not isinstance(node.get(key), dict):
+            if node.get(key) is None:
+                node[key] = OrderedDict()  # a section the file leaves out, e.g. train:diversity_opt
+            if not isinstance(node[key], dict):
                 raise OptionError(f"override {shorten(entry)}: {key!r} is not a section of the options")
             node = node[key]
         try:
