@@ -17,12 +17,24 @@ A tensor cannot be written in YAML, so the points are found with the default 64x
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
 import torch
 import yaml
-from _common import parse_args
-from plain_pytorch_loop import bicubic_down, train_and_check
+from torch import Tensor
 
+from probdeg import Probabilistic
+from probdeg.filters import bicubic_downscale
 from probdeg.integrations.basicsr import build_network
+from probdeg.sample_task import temporary_sample_task
+from probdeg.stage1 import GeneratorLossWeights, train_degradation
+
+STEPS = 200
+
 
 OPTIONS = """
 network_g:
@@ -40,19 +52,63 @@ network_d:
 
 train:
   optim_g: {lr: !!float 2e-4, injection_lr: !!float 1e-2}   # latents at a higher lr, to move within a demo
-  gan_weight: 0.01
+  gan_opt: {loss_weight: 0.01}
 """
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__, steps=200, argv=argv)
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, crops and samples (default 0)")
+    parser.add_argument("--hr", type=Path, help="clean HR images (default: probdeg's sample task, made in a "
+                        "temporary folder)")
+    parser.add_argument("--lr", type=Path, help="real LR images, unpaired with --hr")
+    parser.add_argument("--crop", type=int, default=64, help="HR crop side; LR crops are a quarter (default 64)")
+    parser.add_argument("--batch-size", type=int, default=8, help="crops per step (default 8)")
+    args = parser.parse_args(argv)
+    if (args.hr is None) != (args.lr is None):
+        parser.error("give both --hr and --lr, or neither (for the sample task)")
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1, got {args.steps}")
+    return args
+
+
+@contextlib.contextmanager
+def unpaired_folders(args: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
+    """--hr and --lr, or probdeg's sample task in a temporary folder."""
+    if args.hr is not None:
+        yield args.hr, args.lr
+        return
+    with temporary_sample_task(seed=args.seed) as folders:
+        yield folders["train_hr"], folders["train_lr"]
+
+
+@torch.no_grad()
+def check_sampling(G: Probabilistic, inputs: Tensor, seed: int = 0) -> None:
+    """Two samples of the same input differ; the mean mode repeats itself."""
+    G.eval()  # sampling stays random in eval mode
+    samples = G(inputs, n_samples=2, seed=seed)
+    spread = (samples[:, 0] - samples[:, 1]).abs().mean().item()
+    deterministic = torch.equal(G(inputs, mode="mean"), G(inputs, mode="mean"))
+    print(f"two samples of the same HR image differ: mean |sample 1 - sample 2| = {spread:.3e}")
+    print(f"mean mode is deterministic: {deterministic}")
+    if not (spread > 0 and deterministic):
+        raise RuntimeError("the latents did not become active, or the mean mode is not deterministic")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
     torch.manual_seed(args.seed)
     opt = yaml.safe_load(OPTIONS)
-    G = build_network(opt["network_g"])
-    D = build_network(opt["network_d"])
+    G, D = build_network(opt["network_g"]), build_network(opt["network_d"])
     train_opt = opt["train"]
-    train_and_check(G, args, to_input=bicubic_down, discriminator=D, lr=train_opt["optim_g"]["lr"],
-                    injection_lr=train_opt["optim_g"]["injection_lr"], gan_weight=train_opt["gan_weight"])
+    print(G.summary())
+    with unpaired_folders(args) as (hr, lr):
+        gan = train_degradation(G, hr, lr, steps=args.steps, crop=args.crop, batch_size=args.batch_size,
+                                seed=args.seed, D=D, input_transform=lambda x: bicubic_downscale(x, 4),
+                                lr=train_opt["optim_g"]["lr"], injection_lr=train_opt["optim_g"]["injection_lr"],
+                                weights=GeneratorLossWeights(gan=train_opt["gan_opt"]["loss_weight"]))
+    check_sampling(gan.G, bicubic_downscale(torch.rand(4, 3, args.crop, args.crop), 4), seed=args.seed)
 
 
 if __name__ == "__main__":

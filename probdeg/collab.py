@@ -147,22 +147,6 @@ def collaborative_step(models: Sequence[nn.Module], optimizers: Sequence[torch.o
 
 
 @torch.no_grad()
-def synthesise_lr(generators: Sequence[nn.Module], hr: Tensor, clamp: bool = True) -> list[Tensor]:
-    """LR batches from frozen degradation generators, fresh latents on every call (random sampling mode).
-
-    Args:
-        generators: K degradation generators (probabilistic or not).
-        hr: the HR batch.
-        clamp: clamp to [0, 1], as a written dataset would be.
-
-    Returns:
-        K LR batches.
-    """
-    out = [g(hr) for g in generators]
-    return [x.clamp(0, 1) for x in out] if clamp else out
-
-
-@torch.no_grad()
 def ensemble(models: Sequence[nn.Module], lr: Tensor) -> Tensor:
     """Inference by the ensemble mean of the K SR networks."""
     return torch.stack([m(lr) for m in models]).mean(0)

@@ -19,11 +19,11 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .defaults import TILE_OVERLAP
 from .errors import ImageReadError, UserError
+from .filters import bicubic_downscale
 from .injection import NoiseInjection
 from .noise_field import Window, position_keyed_noise, sample_seed
 from .registry import Resolve
@@ -164,16 +164,6 @@ def degrade_image(
     seeds = [sample_seed(seed, key, k) for k in range(samples)]
     return degrade_batch(G, hr.expand(samples, -1, -1, -1), seeds, scale=scale, tile=tile, overlap=overlap,
                          mode=mode)
-
-
-def bicubic_downscale(hr: Tensor, scale: int) -> Tensor:
-    """Antialiased bicubic downscaling (``F.interpolate``), clamped to [0, 1]: the collapsed generator's output.
-
-    Shape:
-        (B, C, H, W) -> (B, C, H // scale, W // scale).
-    """
-    h, w = hr.shape[-2] // scale, hr.shape[-1] // scale
-    return F.interpolate(hr, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def centre_box(height: int, width: int, side: int, multiple: int) -> tuple[int, int, int, int]:

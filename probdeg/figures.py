@@ -154,33 +154,35 @@ def plot_curves(path: PathLike, x: Sequence[float], curves: Mapping[str, Sequenc
 
 
 def plot_histograms(path: PathLike, values: Mapping[str, Sequence[float]], *, xlabel: str, title: str,
-                    bins: int = 40, log_x: bool = True) -> Path:
-    """Overlaid histograms (density, step outlines) of several sets of values into a PNG, atomically.
+                    bins: int = 30, floor: float = 1e-3) -> Path:
+    """Overlaid histograms (share of each set per bin, step outlines, a dashed line at each median) into a PNG,
+    atomically, on a log x axis (noise levels span decades).
 
     Args:
         path: the PNG.
-        values: label -> values; non-finite and (with ``log_x``) non-positive values are left out.
+        values: label -> values; non-finite ones are left out, those under ``floor`` counted in the first bin.
         xlabel, title: axis label and title.
         bins: number of bins, shared by every set.
-        log_x: bins evenly spaced on a log scale (noise levels span decades).
+        floor: the axis' lowest value (1e-3 is about the noise of rounding to 8 bits).
     """
-    figure = _new_figure((6.0, 4.0))
+    figure = _new_figure((6.5, 4.0))
     axes = figure.add_subplot()
-    cleaned = {label: np.asarray([v for v in vals if math.isfinite(v) and (v > 0 or not log_x)], dtype=np.float64)
+    cleaned = {label: np.clip(np.asarray([v for v in vals if math.isfinite(v)], dtype=np.float64), floor, None)
                for label, vals in values.items()}
     everything = np.concatenate([v for v in cleaned.values() if v.size] or [np.ones(1)])
-    low, high = float(everything.min()), float(everything.max())
-    if high <= low:
-        high = low * 1.1 + 1e-6
-    edges = np.geomspace(low, high, bins + 1) if log_x else np.linspace(low, high, bins + 1)
-    for label, vals in cleaned.items():
-        if vals.size:
-            axes.hist(vals, bins=edges, density=True, histtype="step", linewidth=1.5, label=f"{label} ({vals.size})")
-    if log_x:
-        axes.set_xscale("log")
+    high = max(float(everything.max()), floor * 10)
+    edges = np.geomspace(floor, high * 1.01, bins + 1)
+    for index, (label, vals) in enumerate(cleaned.items()):
+        if not vals.size:
+            continue
+        colour = f"C{index % 10}"
+        axes.hist(vals, bins=edges, weights=np.full(vals.size, 1.0 / vals.size), histtype="step", linewidth=1.5,
+                  color=colour, label=f"{label} (median {np.median(vals):.4f}, {vals.size} patches)")
+        axes.axvline(float(np.median(vals)), color=colour, linestyle="--", linewidth=1)
+    axes.set_xscale("log")
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("density")
+    axes.set_ylabel("share of patches")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="x-small")
     return _save_figure(figure, path)

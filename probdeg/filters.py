@@ -20,6 +20,7 @@ __all__ = [
     "FilterKind",
     "HighPass",
     "LowPass",
+    "bicubic_downscale",
     "PaddingMode",
     "gaussian_kernel2d",
     "haar_dwt",
@@ -206,3 +207,14 @@ class LowPass(_SpatialFilter):
         if self.kind == "wavelet":
             return haar_dwt(x)[0] * 0.5
         return self._blur(x)
+
+
+def bicubic_downscale(images: Tensor, scale: int) -> Tensor:
+    """Antialiased bicubic downscaling (``F.interpolate``), clamped to [0, 1]: a generator collapsed to bicubic, and
+    the content reference of a plain-PyTorch stage 1.
+
+    Shape:
+        (B, C, H, W) -> (B, C, H // scale, W // scale).
+    """
+    h, w = images.shape[-2] // scale, images.shape[-1] // scale
+    return F.interpolate(images, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)

@@ -15,9 +15,11 @@ that :class:`probdeg.Probabilistic` sets for the duration of one forward call.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +55,36 @@ class SamplingContext:
     temperature: float = 1.0
     generator: Optional[torch.Generator] = None
     noise: Optional[NoiseSource] = None
+
+
+class LatentOptions(TypedDict, total=False):
+    """The options of a latent layer (:class:`NoiseInjection`'s keywords, defaults there), which
+    :class:`probdeg.Probabilistic` and the probabilistic archs pass on to every layer they make."""
+
+    sigma: SigmaType
+    std: float
+    noise: NoiseLayout
+    mean_shift: bool
+    init_strength: float
+
+
+def check_latent_options(options: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``options`` with every :class:`LatentOptions` default filled in.
+
+    Raises:
+        TypeError: an unknown option, named with the closest accepted one.
+    """
+    accepted = list(LatentOptions.__annotations__)
+    unknown = [key for key in options if key not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(f"unknown option(s) for {owner}: {', '.join(hints)}")
+    defaults = {name: p.default for name, p in inspect.signature(NoiseInjection.__init__).parameters.items()
+                if name in accepted}
+    return {**defaults, **options}
 
 
 def draw_noise(shape: tuple[int, ...], like: Tensor, generator: Optional[torch.Generator]) -> Tensor:

@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
 import math
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
@@ -243,3 +246,10 @@ def make_sample_data(out: Union[str, Path], *, scale: int = 4, seed: int = 0,
         image = _fit(_photo(name), scale)
         write_image(folders["train_lr"] / f"{name}.png", apply_true_degradation(degradation, image, scale, rng, name))
     return folders
+
+
+@contextlib.contextmanager
+def temporary_sample_task(*, scale: int = 4, seed: int = 0) -> Iterator[dict[str, Path]]:
+    """:func:`make_sample_data` in a temporary folder, deleted when the block ends (about half a second to make)."""
+    with tempfile.TemporaryDirectory(prefix="probdeg-sample-") as tmp:
+        yield make_sample_data(tmp, scale=scale, seed=seed)

@@ -28,9 +28,9 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .degrade import bicubic_downscale, centre_box, degrade_image, infer_scale, sample_grid
+from .degrade import centre_box, degrade_image, infer_scale, sample_grid
 from .errors import ImageReadError, UserError
-from .filters import LowPass
+from .filters import LowPass, bicubic_downscale
 from .metrics import (
     diversity_ratio,
     high_frequency_distance,

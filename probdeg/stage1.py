@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -63,14 +63,15 @@ class GeneratorLoss:
 
 
 def generator_loss(
-    G: nn.Module, D: nn.Module, hr: Tensor, reference: Tensor, *, color: ColorLoss, adversarial: Adversarial,
-    weights: GeneratorLossWeights = GeneratorLossWeights(), perceptual: Optional[nn.Module] = None,
-    perceptual_target: PerceptualTarget = "sample", diversity: Optional[DiversityLoss] = None,
+    G: Callable[[Tensor], Tensor], D: nn.Module, hr: Tensor, reference: Tensor, *, color: ColorLoss,
+    adversarial: Adversarial, weights: GeneratorLossWeights = GeneratorLossWeights(),
+    perceptual: Optional[nn.Module] = None, perceptual_target: PerceptualTarget = "sample",
+    diversity: Optional[DiversityLoss] = None,
 ) -> GeneratorLoss:
     """The generator's loss on one batch (see the module doc). D should not require gradients meanwhile.
 
     Args:
-        G: the generator.
+        G: the generator (any callable HR -> LR).
         D: the discriminator (raw logits).
         hr: HR crops.
         reference: their bicubic LR.
@@ -141,6 +142,8 @@ class DegradationGAN:
         perceptual: LPIPS-like module, when ``weights.perceptual > 0``.
         perceptual_target: see :func:`generator_loss`.
         adversarial: the adversarial loss (default :func:`vanilla_gan_loss`).
+        input_transform: maps the HR batch to G's input (e.g. bicubic downscaling for a same-size generator);
+            default: G takes the HR batch.
 
     Example:
         >>> gan = DegradationGAN(G, FSDiscriminator(), weights=GeneratorLossWeights(diversity=1.0),
@@ -152,11 +155,14 @@ class DegradationGAN:
     def __init__(self, G: nn.Module, D: nn.Module, *, lr: float = 1e-4, injection_lr: Optional[float] = None,
                  betas: tuple[float, float] = (0.5, 0.999), weights: GeneratorLossWeights = GeneratorLossWeights(),
                  diversity_tau: Optional[float] = None, perceptual: Optional[nn.Module] = None,
-                 perceptual_target: PerceptualTarget = "sample", adversarial: Adversarial = vanilla_gan_loss) -> None:
+                 perceptual_target: PerceptualTarget = "sample", adversarial: Adversarial = vanilla_gan_loss,
+                 input_transform: Optional[Callable[[Tensor], Tensor]] = None) -> None:
         high_pass = getattr(D, "filter", None)
         if high_pass is None:
             raise ValueError("D needs a `filter` attribute (its HighPass), as FSDiscriminator has")
         self.G, self.D = G, D
+        # A same-size generator (FSSR's) degrades the bicubic downscale of the HR crop: input_transform makes it.
+        self.generate = G if input_transform is None else (lambda hr: G(input_transform(hr)))
         self.weights = weights
         self.color = ColorLoss(high_pass.kind, high_pass.kernel_size)
         self.diversity = None
@@ -172,7 +178,7 @@ class DegradationGAN:
         """One G step and one D step; returns the loss terms as floats."""
         self.D.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        loss = generator_loss(self.G, self.D, hr, reference, color=self.color, adversarial=self.adversarial,
+        loss = generator_loss(self.generate, self.D, hr, reference, color=self.color, adversarial=self.adversarial,
                               weights=self.weights, perceptual=self.perceptual,
                               perceptual_target=self.perceptual_target, diversity=self.diversity)
         loss.total.backward()
@@ -183,3 +189,59 @@ class DegradationGAN:
         l_d.backward()
         self.optimizer_d.step()
         return {key: float(value) for key, value in {**loss.terms, **d_terms}.items()}
+
+
+def train_degradation(
+    G: nn.Module, hr_folders: Any, lr_folders: Any, *, steps: int, crop: int = 64, batch_size: int = 8,
+    scale: int = 4, seed: int = 0, D: Optional[nn.Module] = None, input_transform: Optional[Callable] = None,
+    log_every: Optional[int] = None, log: Callable[[str], None] = print, **gan_options: Any,
+) -> DegradationGAN:
+    """Stage 1 from two unpaired folders, in plain PyTorch: ``steps`` of :class:`DegradationGAN` on random crops.
+
+    Args:
+        G: the generator to train (in place).
+        hr_folders: clean HR images (a folder or a list).
+        lr_folders: real LR images, unpaired with them.
+        steps: G and D steps.
+        crop: HR crop side; real LR crops are ``crop / scale``.
+        batch_size: crops per step.
+        scale: the down-sampling factor.
+        seed: seed of the crops (the nets' initialisation is the caller's).
+        D: the discriminator (default ``FSDiscriminator(num_feat=32)``).
+        input_transform: see :class:`DegradationGAN`.
+        log_every: log the losses every this many steps (default a tenth of ``steps``); ``log`` prints them.
+        gan_options: more :class:`DegradationGAN` arguments (``lr``, ``injection_lr``, ``weights``,
+            ``diversity_tau``, ...).
+
+    Returns:
+        The trained :class:`DegradationGAN` (its ``G`` and ``D``).
+    """
+    import time
+
+    from torch.utils.data import DataLoader
+
+    from .archs import FSDiscriminator
+    from .filters import bicubic_downscale
+    from .unpaired_data import UnpairedImageDataset
+
+    # Crops are random, so an epoch's length is only how often the loader reshuffles.
+    dataset = UnpairedImageDataset(hr_folders, lr_folders, crop_size=crop, scale=scale, length=16 * batch_size,
+                                   seed=seed)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=0,
+                        generator=torch.Generator().manual_seed(seed))
+    gan = DegradationGAN(G, D if D is not None else FSDiscriminator(num_feat=32), input_transform=input_transform,
+                         **gan_options)
+    G.train()
+    gan.D.train()
+    log_every = log_every or max(1, steps // 10)
+    start, step = time.perf_counter(), 0
+    while step < steps:
+        for batch in loader:
+            step += 1
+            terms = gan.step(batch["hr"], bicubic_downscale(batch["hr"], scale), batch["real_lr"])
+            if step % log_every == 0 or step == steps:
+                log(f"step {step:4d}/{steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in terms.items()))
+            if step == steps:
+                break
+    log(f"trained {steps} steps in {time.perf_counter() - start:.1f} s")
+    return gan

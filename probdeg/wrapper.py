@@ -11,12 +11,15 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
-from .injection import SAMPLE_MODES, NoiseInjection, NoiseLayout, SampleMode, SamplingContext, SigmaType
+from .injection import SAMPLE_MODES, LatentOptions, NoiseInjection, SampleMode, SamplingContext, check_latent_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Where = Literal["before", "after"]
 Predicate = Callable[[str, nn.Module], bool]
@@ -184,16 +187,15 @@ class Probabilistic(nn.Module):
             ``"type:ClassName"`` for modules of that class, each optionally prefixed ``"before:"`` / ``"after:"``
             to override ``where`` for that entry. A class or tuple of classes. A predicate ``(name, module) -> bool``.
         where: ``"before"`` injects into a module's first input, ``"after"`` into its output.
-        sigma: ``"channel"`` (released code: learned per-channel scale x ``std``) or ``"conditional"`` (Eq. 2-3:
-            sigma is a function of the feature).
-        std: fixed noise scale.
-        noise: ``"shared"`` one spatial noise map for all channels, or ``"per_channel"``.
-        mean_shift: ``conditional`` only: a learned, zero-initialised shift of each latent's mean.
-        init_strength: initial noise scale of every latent (see :class:`probdeg.NoiseInjection`); 0 keeps the
-            wrapped net bit-identical to the bare one until trained.
         example_input: input used once to find the points' channel counts; default a (1, C_in, 64, 64) image with
             C_in from the first conv.
         max_points: cap on the number of automatic points (``None``: no cap).
+        latent: every latent's options (:class:`probdeg.NoiseInjection` has their defaults): ``sigma``
+            (``"channel"``, the released code's learned per-channel scale x ``std``, or ``"conditional"``, Eq. 2-3:
+            sigma is a function of the feature), ``std`` (fixed noise scale, 0.1), ``noise`` (``"shared"``: one
+            spatial map for all channels, or ``"per_channel"``), ``mean_shift`` (``conditional`` only: a learned,
+            zero-initialised shift of each latent's mean), ``init_strength`` (initial noise scale; 0 keeps the
+            wrapped net bit-identical to the bare one until trained).
 
     Shape:
         input (B, C, H, W) -> the net's output; with ``n_samples=n > 1``, (B, n, *out) with ``n`` samples per image.
@@ -211,13 +213,9 @@ class Probabilistic(nn.Module):
         *,
         at: PointSpec = None,
         where: Where = "before",
-        sigma: SigmaType = "channel",
-        std: float = 0.1,
-        noise: NoiseLayout = "shared",
-        mean_shift: bool = False,
-        init_strength: float = 0.0,
         example_input: Optional[Tensor] = None,
         max_points: Optional[int] = DEFAULT_MAX_POINTS,
+        **latent: Unpack[LatentOptions],
     ) -> None:
         super().__init__()
         if not isinstance(net, nn.Module):
@@ -226,6 +224,7 @@ class Probabilistic(nn.Module):
             raise TypeError("this net is already Probabilistic: wrap the plain net once")
         if where not in ("before", "after"):
             raise ValueError(f"where must be 'before' or 'after', got {where!r}")
+        options = check_latent_options(dict(latent), "Probabilistic")
         self.net = net
         self.sampling = SamplingContext()
         if example_input is None:
@@ -244,16 +243,12 @@ class Probabilistic(nn.Module):
             if len(shape) != 4:
                 raise ValueError(f"cannot inject {point_where} {name!r} ({type(modules[name]).__name__}): the "
                                  f"feature there has shape {shape}, a (B, C, H, W) tensor is needed")
-            layer = NoiseInjection(shape[1], sigma=sigma, std=std, noise=noise, mean_shift=mean_shift,
-                                   init_strength=init_strength, context=self.sampling, name=f"{point_where}:{name}")
+            layer = NoiseInjection(shape[1], **options, context=self.sampling, name=f"{point_where}:{name}")
             layer.to(device=example_input.device, dtype=example_input.dtype)
             self.injections.append(layer)
             self.points.append(InjectionPoint(name, point_where, type(modules[name]).__name__, tuple(shape[1:])))
         self._input_hw = tuple(example_input.shape[-2:])
-        self.config: dict[str, Any] = {
-            "at": [f"{p.where}:{p.name}" for p in self.points], "sigma": sigma, "std": std, "noise": noise,
-            "mean_shift": mean_shift, "init_strength": init_strength,
-        }
+        self.config: dict[str, Any] = {"at": [f"{p.where}:{p.name}" for p in self.points], **options}
         self._attach()
 
     # ----------------------------------------------------------------------------------------------- hooks

@@ -58,7 +58,7 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     assert sweep[0] == ["sigma"] + [row.label for row in ROWS] and [r[0] for r in sweep[1:]] == ["0", "5", "10", "15"]
     # Every picture exists and is a real image; the HTML shows the same ones.
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(pictures) == len(GENERATORS) + 2  # the Figure-3 grids, the SR crops, the robustness curve
+    assert len(pictures) == len(GENERATORS) + 3  # noise histogram, Figure-3 grids, SR crops, robustness curve
     for picture in pictures:
         assert f"src='{picture}'" in html
         image = read_image(demo_out / picture)
@@ -81,10 +81,12 @@ def test_the_scores_are_finite_and_the_printed_eval_command_reproduces_them(demo
     ensemble, single = scores["methods"]["naive_ensemble"], scores["methods"]["naive"]
     assert len(ensemble["models"]) == 2 and single["models"] == ensemble["models"][:1]
     assert ensemble["psnr"] != single["psnr"]  # the mean of two models is not model 0
-    for name, generator in scores["generators"].items():
-        assert math.isfinite(generator["psnr_lr"]) and generator["realism_hf"] >= 0, name
-    assert scores["generators"]["deresnet_det"]["diversity"] < 1e-8  # float noise of batched convolutions only
-    assert scores["generators"]["wgn"]["diversity"] > 0
+    for name, generator in scores["generators"]["rows"].items():
+        assert math.isfinite(generator["psnr_lr"]) and generator["hf_distance"] >= 0, name
+        assert generator["patch_distance"] >= 0 and generator["noise_ratio"] >= 0, name
+    assert scores["generators"]["rows"]["deresnet_det"]["pairwise_l1"] < 1e-8  # float noise of batched convolutions
+    assert scores["generators"]["rows"]["deresnet_det"]["rho"] < 1e-4
+    assert scores["generators"]["rows"]["bicubic_noise"]["rho"] == pytest.approx(1.0, abs=0.15)
     # The report's `probdeg eval` command for MSSR gives the reported PSNR.
     mssr = scores["methods"]["mssr"]
     eval_command = mssr["commands"][-1]

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .checks import check_arguments
+
 __all__ = ["DeResnet", "ResidualBlock"]
-
-_SCALES = (2, 4)
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
 
 class ResidualBlock(nn.Module):
     """Conv3x3 -> PReLU -> Conv3x3 with an identity skip; no normalisation, no residual scaling.
@@ -60,18 +53,11 @@ class DeResnet(nn.Module):
     # Where `Probabilistic` puts latents by default: the released MSSR code's 8 points, one before each block.
     injection_points = ("before:blocks.*",)
 
-    def __init__(
-        self,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        num_feat: int = 64,
-        num_blocks: int = 8,
-        scale: int = 4,
-    ) -> None:
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, num_feat: int = 64, num_blocks: int = 8,
+                 scale: int = 4) -> None:
         super().__init__()
-        _check_positive(in_channels=in_channels, out_channels=out_channels, num_feat=num_feat, num_blocks=num_blocks)
-        if scale not in _SCALES:
-            raise ValueError(f"scale must be one of {_SCALES}, got {scale!r}")
+        check_arguments(in_channels=in_channels, out_channels=out_channels, num_feat=num_feat, num_blocks=num_blocks,
+                        scale=scale)
         self.scale = scale
         self.head = nn.Sequential(nn.Conv2d(in_channels, num_feat, 3, padding=1), nn.PReLU())
         self.blocks = nn.Sequential(*[ResidualBlock(num_feat) for _ in range(num_blocks)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from probdeg.archs.deresnet import _check_positive
+from probdeg.archs.checks import check_arguments
 from probdeg.filters import FilterKind, HighPass
 
 __all__ = ["FSDiscriminator"]
@@ -39,7 +39,7 @@ class FSDiscriminator(nn.Module):
         kernel_size: int = 5,
     ) -> None:
         super().__init__()
-        _check_positive(in_channels=in_channels, num_feat=num_feat)
+        check_arguments(in_channels=in_channels, num_feat=num_feat)
         self.filter = HighPass(filter, kernel_size=kernel_size)
         nf = num_feat
         self.body = nn.Sequential(

@@ -12,11 +12,10 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from probdeg.archs.deresnet import _check_positive
+from probdeg.archs.checks import check_arguments
 
 __all__ = ["RCAB", "ChannelAttention", "ChannelSpatialAttention", "LayerAttention", "ResidualGroup", "StridedHAN"]
 
-_SCALES = (2, 4)
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -184,16 +183,8 @@ class StridedHAN(nn.Module):
         csam_residual: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_feat=num_feat,
-            num_groups=num_groups,
-            num_blocks=num_blocks,
-            reduction=reduction,
-        )
-        if scale not in _SCALES:
-            raise ValueError(f"scale must be one of {_SCALES}, got {scale!r}")
+        check_arguments(in_channels=in_channels, out_channels=out_channels, num_feat=num_feat, num_groups=num_groups,
+                        num_blocks=num_blocks, reduction=reduction, scale=scale)
         if num_feat < reduction:
             raise ValueError(f"num_feat ({num_feat}) must be at least reduction ({reduction})")
         self.scale = scale

@@ -27,6 +27,7 @@ COMMANDS = {
     "degrade": "degrade",
     "sr": "sr",
     "eval": "evaluate",
+    "score-generator": "score_generator",
     "demo": "demo",
 }
 """Command name -> module of :mod:`probdeg.cli`."""

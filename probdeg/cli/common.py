@@ -7,7 +7,7 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 def add_tile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,9 +68,22 @@ class BasicSRArchsOnDemand:
 basicsr_archs = BasicSRArchsOnDemand()
 
 
-def folder_summary(command: str, summary: dict[str, Any], details: str) -> str:
-    """The last line of a folder command: what it wrote, skipped and could not read, and where."""
+def add_folder_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite`` and ``--no-progress`` of the commands that write a folder of images."""
+    parser.add_argument("--overwrite", action="store_true", help="replace the images of an output folder made with "
+                        "other settings (default: refuse, naming what differs; same settings resume)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_folder_job(command: str, job: Callable[[], dict[str, Any]],
+                   details: Callable[[dict[str, Any]], str]) -> int:
+    """Run ``job()`` (a folder function of :mod:`probdeg.degrade` or :mod:`probdeg.sr`) with its warnings as
+    lines, print its summary line, and return the exit code: 1 when some inputs could not be read."""
+    with warnings_as_lines(command):
+        summary = job()
     removed = summary.get("removed_temporaries", 0)
     cleanup = f"; removed {removed} temporary file(s) of an interrupted run" if removed else ""
-    return (f"{command}: {summary['written']} written, {summary['skipped']} skipped, {summary['failed']} failed "
-            f"({summary['images']} images, {details}{summary['seconds']:.1f} s) -> {summary['output']}{cleanup}")
+    print(f"{command}: {summary['written']} written, {summary['skipped']} skipped, {summary['failed']} failed "
+          f"({summary['images']} images, {details(summary)}{summary['seconds']:.1f} s) -> {summary['output']}"
+          f"{cleanup}")
+    return 1 if summary["failed"] else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device_argument
+from .common import add_device_argument, add_folder_job_arguments
 
 HELP = ("write LR samples of every HR image of a folder with a trained generator (resumable; exit code 1 when some "
         "images could not be read)")
@@ -29,21 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", default=None, help="also write a PNG of bicubic LR, 3 samples and their "
                         "differences for the first images")
     parser.add_argument("--grid-images", type=int, default=4, help="rows of the --grid figure (default: 4)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the images of an output folder made with "
-                        "other settings (default: refuse, naming what differs; same settings resume)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_folder_job_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..degrade import degrade_folder
-    from .common import basicsr_archs, folder_summary, resolve_device, warnings_as_lines
+    from .common import basicsr_archs, resolve_device, run_folder_job
 
     device = resolve_device(args.device)
-    with warnings_as_lines("degrade"):
-        summary = degrade_folder(args.model, args.input, args.output, samples=args.samples, seed=args.seed,
-                                 batch=args.batch, tile=args.tile, overlap=args.tile_overlap, device=device,
-                                 progress=not args.no_progress, grid=args.grid, grid_images=args.grid_images,
-                                 resolve=basicsr_archs, overwrite=args.overwrite)
-    grid = f"; grid {summary['grid']}" if summary["grid"] else ""
-    print(folder_summary("degrade", summary, "") + grid)
-    return 1 if summary["failed"] else 0
+    return run_folder_job("degrade", lambda: degrade_folder(
+        args.model, args.input, args.output, samples=args.samples, seed=args.seed, batch=args.batch, tile=args.tile,
+        overlap=args.tile_overlap, device=device, progress=not args.no_progress, grid=args.grid,
+        grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite),
+        lambda summary: f"grid {summary['grid']}, " if summary["grid"] else "")

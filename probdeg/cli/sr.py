@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device_argument, add_tile_arguments
+from .common import add_device_argument, add_folder_job_arguments, add_tile_arguments
 
 HELP = ("super-resolve every LR image of a folder with a model or an ensemble (resumable; exit code 1 when some "
         "images could not be read)")
@@ -18,20 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "<dir>/<stem>.png (sub-folders are kept; existing outputs are skipped)")
     add_tile_arguments(parser)
     add_device_argument(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace the images of an output folder made with "
-                        "other settings (default: refuse, naming what differs; same settings resume)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_folder_job_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..sr import sr_folder
-    from .common import basicsr_archs, folder_summary, resolve_device, warnings_as_lines
+    from .common import basicsr_archs, resolve_device, run_folder_job
 
     device = resolve_device(args.device)
-    with warnings_as_lines("sr"):
-        summary = sr_folder(args.model, args.input, args.output, tile=args.tile, tile_pad=args.tile_pad,
-                            device=device, progress=not args.no_progress, resolve=basicsr_archs,
-                            overwrite=args.overwrite)
-    members = f"ensemble of {summary['models']}" if summary["models"] > 1 else "1 model"
-    print(folder_summary("sr", summary, f"x{summary['scale']}, {members}, "))
-    return 1 if summary["failed"] else 0
+
+    def details(summary: dict) -> str:
+        members = f"ensemble of {summary['models']}" if summary["models"] > 1 else "1 model"
+        return f"x{summary['scale']}, {members}, "
+
+    return run_folder_job("sr", lambda: sr_folder(
+        args.model, args.input, args.output, tile=args.tile, tile_pad=args.tile_pad, device=device,
+        progress=not args.no_progress, resolve=basicsr_archs, overwrite=args.overwrite), details)

@@ -1,5 +1,5 @@
-"""The demo's pictures: each generator's LR samples with difference maps (MSSR's Figure 3), and crops of every
-method's SR output beside the LR input and the ground truth."""
+"""The demo's SR crops: every method's output beside the LR input and the ground truth (the generators' Figure-3
+grids come from the scorecard)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..checkpoint import load_network
-from ..degrade import sample_grid
 from ..figures import mosaic
 from ..folders import match_images
 from ..io import read_image, write_image
-from .plan import GENERATORS, ROWS
+from .plan import ROWS
 from .task import SCALE, DemoData
 
-GRID_IMAGES = 3  # validation images per Figure-3 grid
-GRID_CROP = 128  # HR pixels shown per image
 CROP_SIDE = 128  # HR pixels of each SR crop
 CROP_IMAGES = 3
 SHORT_LABELS = {"bicubic": "Bicubic", "rrdb_bicubic": "RRDB (bic.)", "single_det": "DeResnet", "single_prob":
                 "Prob. DeResnet", "naive": "Naive", "naive_ensemble": "Naive (ens.)", "cl_synth": "CL (synth.)",
                 "mssr": "MSSR", "simusr": "SimUSR"}
-
-
-def generator_grids(out: Path, data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, str]:
-    """One Figure-3 grid per generator from the first validation HR images: ``out/figures/grid_<key>.png``."""
-    from ..io import image_to_tensor, list_images
-
-    images = [image_to_tensor(read_image(p)) for p in list_images(data.val_hr)[:GRID_IMAGES]]
-    grids = {}
-    for run in GENERATORS:
-        G = load_network(generators[run.key])
-        path = out / "figures" / f"grid_{run.key}.png"
-        with torch.inference_mode():
-            write_image(path, sample_grid(G, images, samples=3, seed=seed, scale=SCALE, crop=GRID_CROP))
-        grids[run.key] = str(path)
-    return grids
 
 
 def _busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:

@@ -32,6 +32,15 @@ def _comparison_table(scores: dict[str, dict[str, Any]], dataset: str) -> Block:
     return ("table", header, rows)
 
 
+def generator_sentence(generators: dict[str, Any]) -> str:
+    """One sentence on how far each probabilistic generator's spread is from the real LR's noise."""
+    parts = []
+    for run in GENERATORS:
+        row = generators["rows"][run.key]
+        parts.append(f"{run.label}: rho {row['rho']:.2f}, noise level {row['noise_ratio']:.2f}x the real LR's")
+    return ("Real LR noise = 1 on both counts. " + "; ".join(parts) + ".")
+
+
 def _relative(path: Union[str, Path], out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
@@ -78,20 +87,29 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
         ("table", ["Method", "PSNR", "SSIM", "models"],
          [[s["label"], _fmt(s["psnr"], 2), _fmt(s["ssim"], 3), str(max(1, len(s["models"])))]
           for s in methods.values()]),
-        ("h", 2, "Degradation generators: how real is their LR? (Figure 4's table)"),
-        ("p", "From 3 samples of every validation HR image: PSNR against the paired real LR, the high-frequency "
-              "distance to the real LR (noise level and distribution; 0 = the same statistics) and the diversity "
-              "between samples (mean pairwise L1; 0 = deterministic). LPIPS, the paper's figure, needs AlexNet "
-              "weights that are not downloaded."),
-        ("table", ["Method", "PSNR vs real LR", "HF distance", "diversity"],
-         [[g["label"], _fmt(g["psnr_lr"], 2), _fmt(g["realism_hf"], 3), _fmt(g["diversity"], 4)]
-          for g in generators.values()]),
+        ("h", 2, "Degradation generators: how real and how diverse is their LR? (Figure 4's table)"),
+        ("p", generator_sentence(generators)),
+        ("p", f"From {generators['samples']} samples of every "
+              "validation HR image, against the real LR training images (unpaired): the noise level over the real "
+              f"LR's ({generators['real_noise_level']:.4f}; 1 = the same), rho (how much the samples of one image "
+              "differ, over the real noise level: 0 = deterministic, about 1 = like two draws of the real noise), "
+              "the patch distance (sliced Wasserstein distance between high-pass patches: 0 = the same degradation), "
+              "PSNR and colour L1 against bicubic (content fidelity), the latents' learned noise strength, and PSNR "
+              "against the paired validation LR (a stochastic generator scores lower there by design). LPIPS, the "
+              "paper's figure, needs AlexNet weights that are not downloaded."),
+        ("table", ["Method", "noise ratio", "rho", "patch distance", "PSNR vs bicubic", "colour L1",
+                   "latent strength", "PSNR vs paired LR"],
+         [[g["label"], _fmt(g["noise_ratio"], 2), _fmt(g["rho"], 2), _fmt(g["patch_distance"], 3),
+           _fmt(g["psnr_vs_bicubic"], 2), _fmt(g["color_l1"], 4),
+           "-" if g["latent_strength"] is None else _fmt(g["latent_strength"], 4),
+           "-" if g["psnr_lr"] is None else _fmt(g["psnr_lr"], 2)] for g in generators["rows"].values()]),
+        ("img", _relative(generators["histogram"], out), "noise levels of real and generated LR patches"),
         ("h", 2, "LR samples and their differences (Figure 3)"),
         ("p", "Per row: bicubic downscaling, three samples of the generator (enlarged 4x, nearest neighbour) and "
               "|sample 1 - sample j| x4 as a heat map. A deterministic generator's maps are black."),
     ]
     for run in GENERATORS:
-        blocks += [("h", 3, run.label), ("img", _relative(figures["grids"][run.key], out), f"{run.label} samples")]
+        blocks += [("h", 3, run.label), ("img", _relative(generators["grids"][run.key], out), f"{run.label} samples")]
     blocks += [
         ("h", 2, "SR crops"),
         ("p", "The crop with the most detail of each validation image: the LR input, every method (label: PSNR of "

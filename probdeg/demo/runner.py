@@ -244,7 +244,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     Raises:
         ValueError / FileNotFoundError: bad folders or settings, named in the message.
     """
-    from .figures import generator_grids, sr_crops
+    from .figures import sr_crops
     from .report import write_report
     from .scoring import robustness, score_generators, score_methods
 
@@ -259,10 +259,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
     runner.announce("scores, figures and report")
     methods = score_methods(runner.out, data, runner.records, progress=config.progress)
     scores = {"methods": methods,
-              "generators": score_generators(data, generators, seed=config.seed),
+              "generators": score_generators(runner.out, data, generators, seed=config.seed),
               "robustness": robustness(runner.out, data, runner.records, seed=config.seed, progress=config.progress),
-              "figures": {"grids": generator_grids(runner.out, data, generators, seed=config.seed),
-                          "crops": sr_crops(runner.out, data, methods)}}
+              "figures": {"crops": sr_crops(runner.out, data, methods)}}
     with atomic_path(runner.out / "scores.json") as tmp:
         tmp.write_text(json.dumps(scores, indent=2, default=str) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - start

@@ -12,20 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import load_network
-from ..degrade import degrade_image
 from ..integrations.basicsr import resolve_arch
 from ..io import image_to_tensor, list_images, read_image, write_image
-from ..metrics import high_frequency_distance, psnr, sample_diversity
-from ..noise_field import stable_seed
 from ..robustness import noise_sweep, write_sweep
 from ..scores import evaluate_folders
 from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
-from .task import SCALE, DemoData, read_pairs
+from .task import SCALE, DemoData
 
 SIGMAS = (0.0, 5.0, 10.0, 15.0)  # LR noise of the robustness sweep, 8-bit units (MSSR's Figure 7)
-GENERATOR_SAMPLES = 3
+GENERATOR_SAMPLES = 4
 CROP_BORDER = SCALE
 
 
@@ -92,48 +88,35 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     return scores
 
 
-def score_generators(data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, dict[str, Any]]:
-    """How close each generator's LR is to the real LR of the validation pairs (MSSR's Figure 4 table, with weight-
-    free figures: LPIPS needs AlexNet weights that cannot be downloaded here).
+def score_generators(out: Path, data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, Any]:
+    """The generator scorecard (:mod:`probdeg.scorecard`, as ``probdeg score-generator`` makes it) of the demo's
+    generators, on the validation HR images against the real LR training images (unpaired), with the paired
+    validation LR for the PSNR column; writes ``out/generators/`` (tables, noise-level histograms, Figure-3 grids).
 
-    Per generator, from ``GENERATOR_SAMPLES`` samples of every validation HR: ``psnr_lr`` (mean PSNR against the
-    paired real LR), ``realism_hf`` (:func:`probdeg.metrics.high_frequency_distance` to the real LR; 0 = the same
-    noise statistics) and ``diversity`` (mean pairwise L1 between samples; 0 = deterministic). Bicubic and bicubic
-    plus white Gaussian noise (sigma 20, the paper's WGN row) are scored the same way.
+    Returns:
+        ``rows`` (by generator key, plus ``bicubic`` and ``bicubic_noise``: the scorecard's figures and ``label``),
+        ``samples``, ``real_noise_level``, ``histogram``, ``grids`` (by key) and ``command``.
     """
-    pairs = [(key, image_to_tensor(hr), image_to_tensor(lr))
-             for key, hr, lr in read_pairs(data.val_hr, data.val_lr)]
+    from ..scorecard import score_generators as scorecard
+    from ..scorecard import write_scorecard
 
-    def bicubic(hr: torch.Tensor) -> torch.Tensor:
-        h, w = hr.shape[-2] // SCALE, hr.shape[-1] // SCALE
-        return F.interpolate(hr[None], size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-
-    def wgn(hr: torch.Tensor, key: str) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(stable_seed("probdeg.demo.wgn", seed, key))
-        clean = bicubic(hr).expand(GENERATOR_SAMPLES, -1, -1, -1)
-        return (clean + torch.randn(clean.shape, generator=gen) * 20 / 255).clamp(0, 1)
-
-    makers = {"bicubic": ("Bicubic", lambda hr, key: bicubic(hr)),
-              "wgn": ("Bicubic + WGN (sigma = 20)", wgn)}
-    for run in GENERATORS:
-        G = load_network(generators[run.key])
-        makers[run.key] = (run.label, lambda hr, key, G=G: degrade_image(G, hr, scale=SCALE, samples=GENERATOR_SAMPLES,
-                                                                         seed=seed, key=key))
-    scores = {}
-    with torch.inference_mode():
-        for name, (label, make) in makers.items():
-            generated, real, psnrs, diversities = [], [], [], []
-            for key, hr, lr in pairs:
-                samples = make(hr, key)
-                generated.append(samples)
-                real.append(lr[None])
-                psnrs.append(float(psnr(samples, lr[None].expand_as(samples)).mean()))
-                if samples.shape[0] > 1:
-                    diversities.append(float(sample_diversity(samples[None])))
-            scores[name] = {"label": label, "psnr_lr": sum(psnrs) / len(psnrs),
-                            "realism_hf": float(high_frequency_distance(generated, real)),
-                            "diversity": sum(diversities) / len(diversities) if diversities else 0.0}
-    return scores
+    card, nets = scorecard([generators[run.key] for run in GENERATORS], data.val_hr, data.train_lr,
+                           paired_lr_dir=data.val_lr, samples=GENERATOR_SAMPLES, seed=seed, progress=False)
+    paths = write_scorecard(card, out / "generators", generators=nets)
+    keys = ["bicubic", "bicubic_noise"] + [run.key for run in GENERATORS]
+    labels = ["Bicubic", "Bicubic + noise at the real LR's level"] + [run.label for run in GENERATORS]
+    rows = {}
+    for key, label, row in zip(keys, labels, card.rows):
+        figures = {k: v for k, v in vars(row).items() if k not in ("patch_noise_levels", "label", "checkpoint")}
+        rows[key] = {"label": label, **figures}
+    grid_labels = [r.label for r in card.rows[2:]]
+    words = ["probdeg", "score-generator", "--model", ",".join(str(generators[run.key]) for run in GENERATORS),
+             "--hr", data.val_hr, "--real-lr", data.train_lr, "--paired-lr", data.val_lr, "--samples",
+             GENERATOR_SAMPLES, "--seed", seed, "--out", out / "generators"]
+    return {"rows": rows, "samples": GENERATOR_SAMPLES, "real_noise_level": card.real_noise_level,
+            "histogram": str(paths["histogram"]),
+            "grids": {run.key: str(paths[f"grid:{label}"]) for run, label in zip(GENERATORS, grid_labels)},
+            "command": _quote(words)}
 
 
 def robustness(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *, seed: int,

@@ -9,7 +9,8 @@ import yaml
 pytest.importorskip("probdeg.integrations.basicsr")
 from basicsr.models import build_model  # noqa: E402
 
-from probdeg.integrations.basicsr.models.base import NonFiniteLossError, linear_decay  # noqa: E402
+from probdeg.errors import NonFiniteLossError  # noqa: E402
+from probdeg.integrations.basicsr.models.base import linear_decay  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_prob.yml"

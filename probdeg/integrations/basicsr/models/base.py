@@ -16,7 +16,7 @@ from ....errors import NonFiniteLossError
 from ....io import atomic_path
 from ..rng import capture_rng_state, restore_rng_state
 
-__all__ = ["NonFiniteLossError", "ProbdegBaseModel", "linear_decay"]
+__all__ = ["ProbdegBaseModel", "linear_decay"]
 
 
 def linear_decay(total_iter: int, decay_start: int):
@@ -94,8 +94,6 @@ class ProbdegBaseModel(BaseModel):
                                           f"process(es), this run has {self.opt.get('world_size', 1)}: each rank "
                                           "takes those of rank (its rank modulo that number)")
             restore_rng_state(states[rank % len(states)])
-        elif "torch_rng" in resume_state:  # states saved before the numpy / Python generators were kept
-            restore_rng_state({"torch": resume_state["torch_rng"], "cuda": resume_state.get("cuda_rng", [])})
 
     def loss_is_finite(self, loss: torch.Tensor, what: str, current_iter: int) -> bool:
         """False (and logged) for a NaN / Inf loss, so the caller skips the step; raises after too many in a row."""

@@ -11,21 +11,10 @@ import torch
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 
+from .... import metrics
 from ....filters import LowPass
 from ....io import write_image
 from ....losses import ColorLoss, DiversityLoss, LPIPSLoss, alexnet_weights_path
-from ....metrics import (
-    diversity_ratio,
-    folder_noise_level,
-    gaussian_pair_distance,
-    high_frequency_distance,
-    latent_strengths,
-    mean_strength,
-    noise_level,
-    patch_distance,
-    psnr,
-    sample_diversity,
-)
 from ....stage1 import GeneratorLossWeights, discriminator_loss, generator_loss
 from ....wrapper import param_groups
 from ..archs import build_network
@@ -81,7 +70,7 @@ class DegradationGANModel(ProbdegBaseModel):
         if diversity.loss_weight > 0:
             tau = diversity.tau
             if tau is None:
-                tau = diversity.tau_scale * gaussian_pair_distance(self.real_noise_level(diversity.real_images),
+                tau = diversity.tau_scale * metrics.gaussian_pair_distance(self.real_noise_level(diversity.real_images),
                                                                    d_filter)
             get_root_logger().info(f"Diversity term: weight {diversity.loss_weight:g}, tau {tau:.5f}"
                                    + ("" if diversity.tau is not None else
@@ -96,7 +85,7 @@ class DegradationGANModel(ProbdegBaseModel):
         """The real LR's noise level (:func:`probdeg.metrics.folder_noise_level` of the training set's
         ``dataroot_lr``), estimated once."""
         if self._real_noise_level is None:
-            self._real_noise_level = folder_noise_level(self.opt["datasets"]["train"]["dataroot_lr"],
+            self._real_noise_level = metrics.folder_noise_level(self.opt["datasets"]["train"]["dataroot_lr"],
                                                         max_images=max_images)
         return self._real_noise_level
 
@@ -182,13 +171,13 @@ class DegradationGANModel(ProbdegBaseModel):
             bicubic = data["hr_bicubic"].to(self.device)
             samples = self._samples(net_g, hr).clamp(0, 1)
             first = samples[:, 0]
-            figures = {"psnr_vs_bicubic": psnr(first, bicubic).mean(),
+            figures = {"psnr_vs_bicubic": metrics.psnr(first, bicubic).mean(),
                        "color": (low_pass(first) - low_pass(bicubic)).abs().mean()}
             if samples.shape[1] > 1:
-                figures["diversity"] = sample_diversity(samples)
+                figures["diversity"] = metrics.sample_diversity(samples)
                 all_samples.append(samples.cpu())
             if "lr" in data:
-                figures["psnr_lr"] = psnr(first, data["lr"].to(self.device)).mean()
+                figures["psnr_lr"] = metrics.psnr(first, data["lr"].to(self.device)).mean()
                 if self.cri_perceptual_val is not None and min(first.shape[-2:]) >= 32:  # AlexNet's smallest input
                     figures["realism_lpips"] = self.cri_perceptual_val(first, data["lr"].to(self.device))
             generated.append(first.cpu())
@@ -207,7 +196,7 @@ class DegradationGANModel(ProbdegBaseModel):
             if "realism_lpips" in self.metric_results:
                 figures.pop("realism_hf")  # the weight-free stand-in for LPIPS is not needed then
             self.metric_results.update(figures)
-        self.metric_results["latent_strength"] = mean_strength(latent_strengths(net_g))
+        self.metric_results["latent_strength"] = metrics.mean_strength(metrics.latent_strengths(net_g))
         self._log_metrics(dataset_name, current_iter, tb_logger)
         net_g.train(was_training)
 
@@ -239,14 +228,14 @@ def realism_figures(generated: list[torch.Tensor], real: list[torch.Tensor],
                     samples: list[torch.Tensor]) -> dict[str, float]:
     """``realism_hf``, ``patch_distance``, ``noise_ratio`` and (with several samples) ``rho`` of generated LR images
     against unpaired real LR images; figures that need larger images than these are left out."""
-    figures = {"realism_hf": float(high_frequency_distance(generated, real))}
+    figures = {"realism_hf": float(metrics.high_frequency_distance(generated, real))}
     try:
-        real_level = float(torch.cat([noise_level(x) for x in real]).median())
-        generated_level = float(torch.cat([noise_level(x) for x in generated]).median())
+        real_level = float(torch.cat([metrics.noise_level(x) for x in real]).median())
+        generated_level = float(torch.cat([metrics.noise_level(x) for x in generated]).median())
         figures["noise_ratio"] = generated_level / max(real_level, 1e-8)
         if samples:
-            figures["rho"] = float(torch.stack([diversity_ratio(s, real_level) for s in samples]).mean())
-        figures["patch_distance"] = float(patch_distance(generated, real))
+            figures["rho"] = float(torch.stack([metrics.diversity_ratio(s, real_level) for s in samples]).mean())
+        figures["patch_distance"] = float(metrics.patch_distance(generated, real))
     except ValueError:  # images under 16 pixels: no noise level, no patches
         pass
     return figures
