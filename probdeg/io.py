@@ -143,6 +143,10 @@ def decode_image(path: PathLike) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(path, "the file is empty (0 bytes)")
+    truncated = _truncation(data)
+    if truncated:  # refused here: libpng would print its own "libpng error" line on the way to the same verdict
+        raise ImageReadError(path, truncated)
+    _quiet_opencv()
     try:
         # ANYDEPTH keeps 16 bits; ANYCOLOR keeps gray as one channel and drops alpha; EXIF orientation is applied.
         image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
@@ -163,6 +167,28 @@ def decode_image(path: PathLike) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageReadError(path, f"unsupported pixel type {image.dtype} (expected 8 or 16-bit integers or floats)")
     return image
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _truncation(data: np.ndarray) -> Optional[str]:
+    """Why a PNG or JPEG file is cut short (its end marker is missing), or None."""
+    head, tail = data[:8].tobytes(), data[-2048:].tobytes()
+    if head == _PNG_SIGNATURE and tail[-8:-4] != b"IEND":
+        return f"truncated ({data.size} bytes): the PNG ends before its IEND chunk"
+    if head[:2] == b"\xff\xd8" and b"\xff\xd9" not in tail:
+        return f"truncated ({data.size} bytes): the JPEG ends before its end-of-image marker"
+    return None
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings go to the console beside probdeg's messages: keep only its errors."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
 
 
 def to_unit_float(image: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .errors import UserError
 from .filters import FilterKind, HighPass, LowPass
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -114,8 +115,17 @@ class LPIPSLoss(nn.Module):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")  # lpips' old API use
             self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
-        trunk = torch.load(path, map_location="cpu", weights_only=True)
-        self.model.net.load_state_dict(_lpips_trunk_state(trunk, path), strict=True)
+        try:
+            trunk = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises several types for a truncated or refused file
+            reason = " ".join(str(err).split())[:200] or type(err).__name__
+            raise UserError(f"{path} is not a readable AlexNet checkpoint (truncated, or not plain weights): "
+                            f"{reason}") from None
+        try:
+            self.model.net.load_state_dict(_lpips_trunk_state(trunk, path), strict=True)
+        except RuntimeError as err:  # right keys, wrong shapes
+            raise UserError(f"{path} is not torchvision's AlexNet checkpoint: {' '.join(str(err).split())[:200]}") \
+                from None
         self.model.eval().requires_grad_(False)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -123,6 +133,8 @@ class LPIPSLoss(nn.Module):
 
 
 def _lpips_trunk_state(alexnet_state: dict, path: Path) -> dict:
+    if not isinstance(alexnet_state, dict):
+        raise UserError(f"{path} is not torchvision's AlexNet checkpoint (not a state dict)")
     state = {}
     for slice_index, indices in _LPIPS_SLICES:
         for i in indices:
@@ -131,5 +143,5 @@ def _lpips_trunk_state(alexnet_state: dict, path: Path) -> dict:
                 if key in alexnet_state:
                     state[f"slice{slice_index}.{i}.{kind}"] = alexnet_state[key]
     if len(state) != 10:
-        raise ValueError(f"{path} is not torchvision's AlexNet checkpoint (expected features.N.weight/bias keys)")
+        raise UserError(f"{path} is not torchvision's AlexNet checkpoint (expected features.N.weight/bias keys)")
     return state

@@ -4,6 +4,7 @@ checkpoints that carry the RNG state, a linear-decay schedule and a non-finite l
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 
 import torch
@@ -12,7 +13,7 @@ from basicsr.utils import get_root_logger
 from torch.nn.parallel import DistributedDataParallel
 
 from ....checkpoint import save_checkpoint
-from ....errors import NonFiniteLossError
+from ....errors import NonFiniteLossError, UserError
 from ....io import atomic_path
 from ..rng import capture_rng_state, restore_rng_state
 
@@ -59,6 +60,15 @@ class ProbdegBaseModel(BaseModel):
                               int(scheduler_opt["decay_start"]))
         for optimizer in self.optimizers:
             self.schedulers.append(torch.optim.lr_scheduler.LambdaLR(optimizer, factor))
+
+    def load_network(self, net, load_path, strict: bool = True, param_key: str = "params") -> None:
+        """BasicSR's loading, with one line naming the file for a corrupt, refused or mismatching checkpoint."""
+        try:
+            super().load_network(net, load_path, strict, param_key)
+        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            reason = " ".join(str(err).split())[:300] or type(err).__name__
+            raise UserError(f"cannot load the weights of {load_path} into {type(self.get_bare_model(net)).__name__}"
+                            f" (truncated, not a checkpoint, or of another net?): {reason}") from None
 
     def save_network(self, net, net_label: str, current_iter: int, param_key: str = "params") -> None:
         if self.opt.get("rank", 0) != 0:
