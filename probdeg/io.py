@@ -176,9 +176,9 @@ def _truncation(data: np.ndarray) -> Optional[str]:
     """Why a PNG or JPEG file is cut short (its end marker is missing), or None."""
     head, tail = data[:8].tobytes(), data[-2048:].tobytes()
     if head == _PNG_SIGNATURE and tail[-8:-4] != b"IEND":
-        return f"truncated ({data.size} bytes): the PNG ends before its IEND chunk"
+        return f"corrupt or truncated ({data.size} bytes): the PNG ends before its IEND chunk"
     if head[:2] == b"\xff\xd8" and b"\xff\xd9" not in tail:
-        return f"truncated ({data.size} bytes): the JPEG ends before its end-of-image marker"
+        return f"corrupt or truncated ({data.size} bytes): the JPEG ends before its end-of-image marker"
     return None
 
 
