@@ -9,7 +9,8 @@ generators, and a batch ``x`` of real LR crops::
 
 Teacher outputs and pseudo-labels are targets: detached, so no gradient reaches a teacher through them.
 Each model runs ONE forward over the concatenated batch ``[x~_1, ..., x~_K, x]``; the teacher targets
-``M_j(x~_j)`` and the pseudo-label are sliced out of those same outputs, never recomputed.
+``M_j(x~_j)`` and the pseudo-label are sliced out of those same outputs, never recomputed. With ``lambda_col = 0``
+each model runs on ``[x~_i, x]`` only.
 
 With K = 1 there are no peers: the collaborative term vanishes and the pseudo-label is the model's own (detached)
 output, whose L1 to itself is 0 with zero gradient, so K = 1 is plain supervised training on ``x~_1``.
@@ -95,20 +96,27 @@ def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Ten
     for j, x in enumerate(synthetic_lr):
         if x.shape[0] != batch:
             raise ValueError(f"synthetic_lr[{j}] has batch {x.shape[0]}, the HR batch has {batch}")
-    inputs = list(synthetic_lr) + ([real_lr] if real_lr is not None else [])
-    try:
-        stacked = torch.cat(inputs)
-    except RuntimeError as err:
-        raise ValueError(f"the synthetic and real LR batches must share channel and spatial size to be stacked: "
-                         f"{[tuple(x.shape) for x in inputs]}") from err
-
-    outputs = []
-    for model in models:
+    # With lambda_col = 0 (the naive combination) the peers' domains teach nothing: each model runs on its own
+    # domain (and the real LR) only, which halves a K = 2 step and changes no gradient.
+    peers = weights.col != 0
+    outputs, own, real_out = [], [], []
+    for i, model in enumerate(models):
+        domains = list(synthetic_lr) if peers else [synthetic_lr[i]]
+        inputs = domains + ([real_lr] if real_lr is not None else [])
+        try:
+            stacked = torch.cat(inputs)
+        except RuntimeError as err:
+            raise ValueError(f"the synthetic and real LR batches must share channel and spatial size to be stacked: "
+                             f"{[tuple(x.shape) for x in inputs]}") from err
         out = model(stacked)
-        outputs.append(out.clamp(0, 1) if weights.clamp else out)
-    own = [out[j * batch:(j + 1) * batch] for j, out in enumerate(outputs)]
+        out = out.clamp(0, 1) if weights.clamp else out
+        outputs.append(out)
+        start = i * batch if peers else 0
+        own.append(out[start:start + batch])
+        real_out.append(out[len(domains) * batch:])
     teachers = [o.detach() for o in own]
-    real_out = [out[k * batch:] for out in outputs] if real_lr is not None else None
+    if real_lr is None:
+        real_out = None
     pseudo = torch.stack([o.detach() for o in real_out]).mean(0) if real_out is not None else None
     ramp = weights.ramp(progress, total)
 
@@ -116,7 +124,8 @@ def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Ten
     sup, col, ada, totals = [], [], [], []
     for i, out in enumerate(outputs):
         l_sup = F.l1_loss(own[i], hr)
-        l_col = sum((F.l1_loss(out[j * batch:(j + 1) * batch], teachers[j]) for j in range(k) if j != i), zero)
+        l_col = sum((F.l1_loss(out[j * batch:(j + 1) * batch], teachers[j]) for j in range(k) if j != i), zero) \
+            if peers else zero
         l_ada = F.l1_loss(real_out[i], pseudo) if real_out is not None else zero
         sup.append(l_sup)
         col.append(l_col)

@@ -120,3 +120,23 @@ def test_ensemble_is_the_mean_of_the_models():
     a = torch.rand(2, 3, 4, 4)
     models = [tiny_sr(0), tiny_sr(1)]
     assert torch.allclose(ensemble(models, a), (models[0](a) + models[1](a)) / 2)
+
+
+def test_without_the_consistency_term_each_model_runs_on_its_own_domain_with_the_same_gradients():
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 16, 16)
+    synthetic = [torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)]
+    real = torch.rand(2, 3, 8, 8)
+    weights = CollabWeights(col=0.0)
+    grads = []
+    for skip in (True, False):
+        models = [tiny_sr(0), tiny_sr(1)]
+        calls = []
+        for model in models:
+            model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+        w = weights if skip else CollabWeights(col=1e-30)  # the full path, the peers' term numerically nil
+        losses = collaborative_losses(models, synthetic, hr, real, 5, 10, w)
+        torch.stack(losses.total).sum().backward()
+        grads.append([p.grad.clone() for m in models for p in m.parameters()])
+        assert calls == ([4, 4] if skip else [6, 6])  # [own, real] instead of [x~_1, x~_2, real]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))

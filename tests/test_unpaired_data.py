@@ -126,6 +126,20 @@ class TestItems:
             dataset = UnpairedImageDataset(tmp_path, tmp_path, crop_size=CROP, scale=SCALE)
         assert dataset[0]["lr_path"] == dataset[0]["hr_path"]
 
+    def test_cached_images_give_the_same_items_without_reading_the_files_again(self, flat_folders, monkeypatch):
+        hr, lr = flat_folders
+        plain = UnpairedImageDataset(hr, lr, crop_size=16, scale=4)
+        cached = UnpairedImageDataset(hr, lr, crop_size=16, scale=4, cache_images=True)
+        first = [cached[(0, i)] for i in range(len(cached))]
+        reads = []
+        monkeypatch.setattr("probdeg.unpaired_data.decode_image", lambda path: reads.append(path))
+        again = [cached[(0, i)] for i in range(len(cached))]
+        assert reads == []  # every image came from the cache
+        for a, b in zip(first, again):
+            assert torch.equal(a["hr"], b["hr"]) and torch.equal(a["real_lr"], b["real_lr"])
+        monkeypatch.undo()
+        assert all(torch.equal(plain[(0, i)]["hr"], first[i]["hr"]) for i in range(len(plain)))
+
     def test_default_length_and_index_wrapping(self, flat_folders):
         dataset = UnpairedImageDataset(*flat_folders, crop_size=CROP, scale=SCALE)
         assert len(dataset) == 4  # max(3 HR, 4 LR)

@@ -28,7 +28,7 @@ class BasicSRUnpairedDataset(UnpairedImageDataset):
         super().__init__(options.dataroot_hr, options.dataroot_lr, crop_size=options.crop_size, scale=options.scale,
                          augment=options.augment, small_images=options.small_images, length=options.length,
                          reference=matlab_bicubic if options.bicubic_reference else None,
-                         synthetic_lr=options.synthetic_lr, seed=options.seed)
+                         synthetic_lr=options.synthetic_lr, seed=options.seed, cache_images=options.cache_images)
 
 
 class DegradationValDataset(Dataset):

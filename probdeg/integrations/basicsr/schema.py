@@ -208,6 +208,7 @@ class UnpairedDatasetOptions(Section):
     seed: int = option(0, NON_NEGATIVE, "mixed into every item's random numbers", convert=int)
     bicubic_reference: bool = option(True, boolean, "add hr_bicubic, the MATLAB bicubic LR of each HR crop")
     synthetic_lr: Optional[Mapping] = option(None, optional(mapping), "{name: folder} of LR made by probdeg degrade")
+    cache_images: bool = option(False, boolean, "keep the decoded images in memory (small datasets)")
 
 
 @dataclass(frozen=True)
