@@ -35,19 +35,28 @@ DEFAULT_OVERLAP = TILE_OVERLAP
 """HR pixels of context around each tile when none is given (covers DeResnet's receptive field)."""
 
 
-def infer_scale(G: nn.Module, *, size: int = 64) -> int:
-    """The generator's down-sampling factor: its ``scale`` attribute (or its wrapped net's), else a probe run."""
+def infer_scale(G: nn.Module, *, size: int = 64, check: bool = False) -> int:
+    """The generator's down-sampling factor: its ``scale`` attribute (or its wrapped net's), else a probe run.
+
+    ``check``: run the probe even when there is an attribute, and refuse a net whose output is not its input
+    ``scale`` times smaller (an SR net has a ``scale`` attribute too).
+    """
     for module in (G, getattr(G, "net", None)):
         scale = getattr(module, "scale", None)
         if isinstance(scale, int) and not isinstance(scale, bool) and scale >= 1:
-            return scale
+            break
+    else:
+        scale = None
+    if scale is not None and not check:
+        return scale
     param = next(G.parameters(), None)
     x = torch.zeros(1, 3, size, size, device=param.device if param is not None else "cpu",
                     dtype=param.dtype if param is not None else torch.float32)
     with torch.inference_mode(), position_keyed_noise(G, [0], mode="mean") as noise:
         noise.window = Window(0, 0, size, size)
         out = G(x)
-    if not isinstance(out, Tensor) or out.dim() != 4 or out.shape[-1] == 0 or size % out.shape[-1]:
+    if not isinstance(out, Tensor) or out.dim() != 4 or out.shape[-1] == 0 or size % out.shape[-1] or \
+            scale is not None and out.shape[-1] * scale != size:
         raise UserError(f"cannot infer the scale of {type(G).__name__}: a {size}x{size} input gave "
                         f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}; is it a "
                         "degradation generator?")
@@ -305,7 +314,10 @@ def degrade_folder(
         raise UserError(f"the grid {str(grid)!r} is written as PNG: its name should end in '.png'")
     plan = plan_outputs(input_dir, output_dir, samples)
     G = load_network(model_path, resolve=resolve, device=device)
-    scale = infer_scale(G)
+    try:  # a probe run: a checkpoint of another kind (an SR net) is named before any image is read
+        scale = infer_scale(G, check=True)
+    except UserError as err:
+        raise UserError(f"{model_path}: {err}") from None
     check_tiling(scale, tile, overlap)
     if samples > 1 and not is_stochastic(G):
         warnings.warn(f"{model_path} is a deterministic generator: its {samples} samples per image are identical",

@@ -347,7 +347,7 @@ def write_image_uint8(path: PathLike, image: np.ndarray | Tensor) -> None:
     if not ok:
         raise OSError(f"OpenCV could not encode {str(path)!r} as PNG")
     with atomic_path(path) as temp:
-        temp.write_bytes(encoded.tobytes())
+        temp.write_bytes(encoded.reshape(-1).data)  # the buffer itself: no bytes copy of the encoded image
 
 
 def _check_png(path: Path) -> None:
