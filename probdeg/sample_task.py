@@ -4,8 +4,8 @@
 - "Real" LR domain: five OTHER photos, degraded by :data:`camera_degradation`, a stochastic camera-like process
   that no probdeg model is told about (blur, x``scale`` downscale, signal-dependent noise, JPEG), with random
   amounts per image. :class:`CameraDegradation` changes the amounts; any ``f(hr, scale, rng) -> lr`` can replace it.
-- Validation: the held-out right quarters of the HR photos (``val_hr``) and the same degradation applied to them
-  (``val_lr``), so validation PSNR has a ground truth.
+- Validation: the held-out right quarters of the HR photos (``val_hr``), each degraded by :data:`VAL_DRAWS` draws of
+  the same degradation (``val_lr``), so validation PSNR has a ground truth.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import numpy as np
 
 from .errors import UserError
 from .io import write_image
+
+VAL_DRAWS = 3
+"""Validation pairs per held-out quarter of the sample task (each with its own degradation draw)."""
 
 HR_PHOTOS = ("astronaut", "coffee", "rocket", "stereo_motorcycle")
 REAL_LR_PHOTOS = ("chelsea", "immunohistochemistry", "hubble_deep_field", "retina", "stereo_motorcycle_right")
@@ -218,7 +221,7 @@ def _fit(image: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def make_sample_data(out: Union[str, Path], *, scale: int = 4, seed: int = 0,
-                     degradation: TrueDegradation = camera_degradation) -> dict[str, Path]:
+                     degradation: TrueDegradation = camera_degradation, val_draws: int = VAL_DRAWS) -> dict[str, Path]:
     """Write ``train_hr``, ``train_lr`` (real, unpaired), ``val_hr`` and ``val_lr`` (paired) under ``out``.
 
     Existing files are overwritten atomically; the result is the same for the same ``seed``.
@@ -228,6 +231,8 @@ def make_sample_data(out: Union[str, Path], *, scale: int = 4, seed: int = 0,
         scale: LR = HR / scale.
         seed: seed of the random degradation amounts and noise.
         degradation: ``degradation(hr, scale, rng) -> lr``; default :data:`camera_degradation`.
+        val_draws: validation pairs per held-out quarter, each with its own draw of the degradation's amounts
+            (``<photo>_d<k>.png`` in both folders): more pairs, less noise in the validation figures.
 
     Returns:
         The four folders by role.
@@ -235,16 +240,25 @@ def make_sample_data(out: Union[str, Path], *, scale: int = 4, seed: int = 0,
     out = Path(out)
     folders = {role: out / role for role in ("train_hr", "train_lr", "val_hr", "val_lr")}
     rng = np.random.default_rng(seed)
+    held_out = []
+
+    def validation_pair(name: str, image: np.ndarray, draw: int) -> None:
+        write_image(folders["val_hr"] / f"{name}_d{draw}.png", image)
+        write_image(folders["val_lr"] / f"{name}_d{draw}.png",
+                    apply_true_degradation(degradation, image, scale, rng, name))
+
     for name in HR_PHOTOS:
         image = _fit(_photo(name), 4 * scale)
         split = image.shape[1] * 3 // 4 // (4 * scale) * (4 * scale)
         write_image(folders["train_hr"] / f"{name}.png", image[:, :split])
-        held_out = _fit(image[:, split:], scale)
-        write_image(folders["val_hr"] / f"{name}.png", held_out)
-        write_image(folders["val_lr"] / f"{name}.png", apply_true_degradation(degradation, held_out, scale, rng, name))
+        held_out.append((name, _fit(image[:, split:], scale)))
+        validation_pair(name, held_out[-1][1], 0)
     for name in REAL_LR_PHOTOS:
         image = _fit(_photo(name), scale)
         write_image(folders["train_lr"] / f"{name}.png", apply_true_degradation(degradation, image, scale, rng, name))
+    for draw in range(1, val_draws):  # drawn after the rest, which keeps the first draw's task as it was
+        for name, image in held_out:
+            validation_pair(name, image, draw)
     return folders
 
 

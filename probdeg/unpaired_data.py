@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .io import ImageReadError, decode_image, image_to_tensor, list_images, to_unit_float
+from .errors import ImageReadError, UserError
+from .io import decode_image, image_to_tensor, list_images, to_unit_float
 
 PathLike = Union[str, os.PathLike]
 Folders = Union[PathLike, Sequence[PathLike]]
@@ -142,18 +143,18 @@ class UnpairedImageDataset(Dataset):
     ) -> None:
         super().__init__()
         if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+            raise UserError(f"scale must be a positive integer, got {scale!r}")
         if not isinstance(crop_size, int) or crop_size < scale:
-            raise ValueError(f"crop_size must be an integer of at least scale={scale}, got {crop_size!r}")
+            raise UserError(f"crop_size must be an integer of at least scale={scale}, got {crop_size!r}")
         if crop_size % scale != 0:
-            raise ValueError(f"crop_size {crop_size} is not a multiple of scale {scale}: the LR crop would not be "
+            raise UserError(f"crop_size {crop_size} is not a multiple of scale {scale}: the LR crop would not be "
                              f"an exact 1/{scale} of it (try {crop_size - crop_size % scale})")
         if small_images not in ("skip", "error"):
-            raise ValueError(f"small_images must be 'skip' or 'error', got {small_images!r}")
+            raise UserError(f"small_images must be 'skip' or 'error', got {small_images!r}")
         if length is not None and (not isinstance(length, int) or length < 1):
-            raise ValueError(f"length must be a positive integer or None, got {length!r}")
+            raise UserError(f"length must be a positive integer or None, got {length!r}")
         if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise UserError(f"seed must be a non-negative integer, got {seed!r}")
         self.crop_size = crop_size
         self.lr_crop_size = crop_size // scale
         self.scale = scale
@@ -175,7 +176,7 @@ class UnpairedImageDataset(Dataset):
         for role, paths, found, folders, crop in (("HR", self.hr_paths, hr_found, hr_folders, crop_size),
                                                   ("LR", self.lr_paths, lr_found, lr_folders, self.lr_crop_size)):
             if not paths:
-                raise ValueError(f"no usable {role} images in {_folder_names(folders)}: all {len(found)} found are "
+                raise UserError(f"no usable {role} images in {_folder_names(folders)}: all {len(found)} found are "
                                  f"unreadable or smaller than the {crop}x{crop} {role} crop")
         self._excluded = self._exclusions()
         self.length = length if length is not None else max(len(self.hr_paths), len(self.lr_paths))
@@ -183,7 +184,7 @@ class UnpairedImageDataset(Dataset):
         for name, groups in self.synthetic.items():
             missing = [p.name for p in self.hr_paths if p.stem not in groups]
             if missing:
-                raise ValueError(f"synthetic_lr {name!r}: no LR sample for {len(missing)} HR image(s), e.g. "
+                raise UserError(f"synthetic_lr {name!r}: no LR sample for {len(missing)} HR image(s), e.g. "
                                  f"{', '.join(missing[:_SHOWN])} (run `probdeg degrade` on the HR folder)")
 
     @staticmethod
@@ -197,7 +198,7 @@ class UnpairedImageDataset(Dataset):
             elif min(size) < crop:
                 height, width = size
                 if mode == "error":
-                    raise ValueError(f"{role} image {str(path)!r} is {width}x{height}, smaller than the {crop}x{crop} "
+                    raise UserError(f"{role} image {str(path)!r} is {width}x{height}, smaller than the {crop}x{crop} "
                                      f"{role} crop (pass small_images='skip' to leave such images out)")
                 skipped.append(f"{path.name} ({role}, {width}x{height} < {crop}x{crop})")
             else:
@@ -255,7 +256,7 @@ class UnpairedImageDataset(Dataset):
         image = self._decode(path)
         height, width = image.shape[:2]
         if min(height, width) < size:
-            raise ValueError(f"image {str(path)!r} is {width}x{height} now, smaller than the {size}x{size} crop "
+            raise UserError(f"image {str(path)!r} is {width}x{height} now, smaller than the {size}x{size} crop "
                              "(it changed after the dataset was built)")
         top = int(rng.integers(height - size + 1))
         left = int(rng.integers(width - size + 1))
@@ -273,7 +274,7 @@ class UnpairedImageDataset(Dataset):
             sample_path = samples[int(rng.integers(len(samples)))]
             lr = self._decode(sample_path)[top // s:top // s + lr_size, left // s:left // s + lr_size]
             if lr.shape[:2] != (lr_size, lr_size):
-                raise ValueError(f"{sample_path} is too small for 1/{s} of {hr_path.name}: was it made from it?")
+                raise UserError(f"{sample_path} is too small for 1/{s} of {hr_path.name}: was it made from it?")
             crops[f"lr_{name}"] = to_unit_float(lr)
         return to_unit_float(image[top:top + size, left:left + size]), crops
 
@@ -282,7 +283,7 @@ class UnpairedImageDataset(Dataset):
         if isinstance(index, tuple):
             epoch, index = index
             if not isinstance(epoch, int) or epoch < 0:
-                raise ValueError(f"the epoch of an (epoch, index) key must be a non-negative integer, got {epoch!r}")
+                raise UserError(f"the epoch of an (epoch, index) key must be a non-negative integer, got {epoch!r}")
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
         rng = self._generator(index, epoch)
@@ -306,7 +307,7 @@ class UnpairedImageDataset(Dataset):
             reference = np.asarray(self.reference(hr.copy(), self.scale), dtype=np.float32)
             expected = (self.lr_crop_size, self.lr_crop_size, 3)
             if reference.shape != expected:
-                raise ValueError(f"reference(hr_crop, {self.scale}) returned shape {reference.shape}, expected "
+                raise UserError(f"reference(hr_crop, {self.scale}) returned shape {reference.shape}, expected "
                                  f"{expected} (HWC)")
             item["hr_bicubic"] = image_to_tensor(reference)
         return item

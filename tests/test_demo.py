@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,12 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
         assert title in md and title in html
         table = _md_tables(md[md.index(title):])[0]
         assert [row[0] for row in table[1:]] == [label for _, label in entries]
-        assert all(re.fullmatch(r"\d+\.\d\d", row[1]) and re.fullmatch(r"0\.\d{3}|1\.000", row[2])
-                   for row in table[1:])
+        assert all(re.fullmatch(r"\d+\.\d\d", row[1]) and re.fullmatch(r"[+-]\d+\.\d\d", row[2])
+                   and re.fullmatch(r"0\.\d{3}|1\.000", row[3]) for row in table[1:])  # PSNR, gain, SSIM
     table3 = _md_tables(md[md.index(TABLE3[0]):])[0]
-    assert table3[0][2:] == [label for _, label in TABLE3[1]] and [r[1] for r in table3[1:]] == ["PSNR", "SSIM"]
+    assert table3[0][2:] == [label for _, label in TABLE3[1]]
+    assert [r[1] for r in table3[1:]] == ["PSNR", "vs bicubic", "SSIM"]
+    assert md.splitlines()[2].startswith("On this task MSSR reaches")  # the report leads with what the run shows
     # The robustness table: one line per sigma, one column per method.
     sweep = _md_tables(md[md.index("Robustness to LR noise"):])[0]
     assert sweep[0] == ["sigma"] + [row.label for row in ROWS] and [r[0] for r in sweep[1:]] == ["0", "5", "10", "15"]
@@ -201,7 +204,7 @@ def test_held_out_validation_uses_the_degradation_and_checks_its_output(tmp_path
 
 
 @pytest.mark.slow
-def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capsys):
+def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capfd):
     import cv2
     from skimage import data as photos
 
@@ -223,14 +226,15 @@ def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capsys):
                                                          np.full((64, 64), 255, np.uint8)]))
     cv2.imwrite(str(lr_dir / "lr 16bit.png"), photos.coffee()[:64, :64].astype(np.uint16) * 257)
     out = tmp_path / "out"
-    with pytest.warns(UserWarning, match="skipped") as caught:
+    with warnings.catch_warnings(record=True) as caught:  # the trainings' own come from their workers' stderr
+        warnings.simplefilter("always")
         assert main(["demo", "--hr", str(hr_dir), "--lr", str(lr_dir), "--out", str(out), "--iters", "2,2",
                      "--degradation", "blur=1,jpeg=none", "--no-progress"]) == 0
     md = (out / "report.md").read_text()
     assert "your folders --hr" in md and "degraded by blur=1:1" in md
     assert sorted(p.name for p in (out / "data" / "val_hr").iterdir()) == ["e rocket.png"]
     assert len(list((out / "data" / "train_hr").iterdir())) == 8  # the rest, broken ones left to the loader
-    skipped = " ".join(str(w.message) for w in caught)
+    skipped = " ".join(str(w.message) for w in caught) + capfd.readouterr().err
     assert all(name in skipped for name in ("b broken.png", "d garbage.jpg", "h tiny.png"))
     assert "c coffee 16bit.png" not in skipped and "g rgba.png" not in skipped
 

@@ -14,28 +14,27 @@ def _iters(text: str) -> tuple[int, ...]:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) not in (2, 3):
-        raise argparse.ArgumentTypeError(f"expected STAGE1,STAGE2[,PRETRAIN] iterations such as 100,100,500, "
-                                         f"got {text!r}")
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected STAGE1,STAGE2 iterations such as 100,200, got {text!r}")
     return values
 
 
-def _budget(name: str) -> tuple[int, int, int]:
+def _budget(name: str) -> tuple[int, int]:
     from ..demo.plan import BUDGETS
 
     budget = BUDGETS[name]
-    return budget.stage1_iters, budget.stage2_iters, budget.pretrain_iters
+    return budget.stage1_iters, budget.stage2_iters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out); a rerun reuses its "
                         "finished stages")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--quick", action="store_true", help="the short budget: {},{},{} (about 2-3 min on 2 cores)"
+    budget.add_argument("--quick", action="store_true", help="the short budget: {},{} (about 3 min on 2 cores)"
                         .format(*_budget("quick")))
-    budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2[,PRETRAIN]",
-                        help="iterations per generator, per SR training, and of the RRDB they start from (default: "
-                        "the full budget, {},{},{}, about 15 min on 2 cores)".format(*_budget("full")))
+    budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2",
+                        help="iterations per generator and per SR training (default: the full budget, {},{}, under "
+                        "20 min on 2 cores)".format(*_budget("full")))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the demo degradation (default: 0)")
     parser.add_argument("--hr", default=None, metavar="HR_DIR", help="your clean HR images (with --lr)")
@@ -46,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--degradation", default=None, metavar="SPEC", help="the 'real' degradation of the sample "
                         "task and of held-out validation: key=low:high settings (blur, noise_a, noise_b, jpeg; e.g. "
                         "'blur=1:2,jpeg=none'), or module:function / file.py:function taking (hr, scale, rng)")
+    parser.add_argument("--lanes", type=int, default=None, help="trainings run side by side, each on its share of the "
+                        "cores (default: one per core, up to 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -74,10 +75,16 @@ def run(args: argparse.Namespace) -> int:
         budget = Budget("custom", *args.iters)
     else:
         budget = "full"
+    from ..errors import UserError
+    from ..runtime import keep_freed_memory
+
+    if args.lanes is not None and args.lanes < 1:
+        raise UserError(f"--lanes must be at least 1, got {args.lanes}")
+    keep_freed_memory()
     config = DemoConfig(out=args.out, budget=budget, seed=args.seed, data_seed=args.data_seed, hr=args.hr,
                         lr=args.lr, val_hr=args.val_hr, val_lr=args.val_lr,
                         degradation=load_true_degradation(args.degradation), progress=not args.no_progress,
-                        command=command_line(args))
+                        lanes=args.lanes, command=command_line(args))
     result = run_demo(config)
     print(f"demo: report {result.report_html}")
     return 0

@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..integrations.basicsr.pipeline import train
+    from ..runtime import keep_freed_memory
 
+    keep_freed_memory()  # PROBDEG_MALLOC_TUNING=0 leaves glibc's allocator alone
     train(args.opt, root=args.root, overrides=args.set, auto_resume=args.auto_resume, launcher=args.launcher,
           progress=not args.no_progress, debug=args.debug)
     return 0

@@ -11,14 +11,13 @@ import numpy as np
 from ..figures import mosaic
 from ..folders import match_images
 from ..io import read_image, write_image
-from .plan import ROWS
 from .task import SCALE, DemoData
 
 CROP_SIDE = 128  # HR pixels of each SR crop
 CROP_IMAGES = 3
-SHORT_LABELS = {"bicubic": "Bicubic", "rrdb_bicubic": "RRDB (bic.)", "single_det": "DeResnet", "single_prob":
+SHORT_LABELS = {"bicubic": "Bicubic", "bicubic_lr": "SR (bic. LR)", "single_det": "DeResnet", "single_prob":
                 "Prob. DeResnet", "naive": "Naive", "naive_ensemble": "Naive (ens.)", "cl_synth": "CL (synth.)",
-                "mssr": "MSSR", "simusr": "SimUSR"}
+                "mssr": "MSSR", "simusr": "SimUSR", "oracle": "Oracle"}
 
 
 def _busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:
@@ -41,7 +40,7 @@ def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> st
     (nearest-neighbour enlarged), every method's SR output, and the ground truth, each labelled with its PSNR on the
     whole image."""
     pairs = match_images(data.val_lr, data.val_hr).pairs[:CROP_IMAGES]
-    columns = ["lr"] + [row.key for row in ROWS] + ["gt"]
+    columns = ["lr"] + [key for key in scores] + ["gt"]
     rows = []
     for key, lr_path, gt_path in pairs:
         gt = read_image(gt_path)

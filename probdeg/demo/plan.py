@@ -1,5 +1,5 @@
-"""What ``probdeg demo`` trains and scores: the budgets, the stage-1 generators, the stage-2 methods and the rows of
-the paper's Tables 1-3. Plain data; :mod:`probdeg.demo.runner` runs it."""
+"""What ``probdeg demo`` trains and scores: the budgets, the stage-1 generators, the offline LR they make, the stage-2
+methods and the rows of the paper's Tables 1-3. Plain data; :mod:`probdeg.demo.runner` runs it."""
 
 from __future__ import annotations
 
@@ -14,27 +14,22 @@ class Budget:
     Attributes:
         name: ``quick``, ``full`` or ``custom``.
         stage1_iters: iterations of each degradation GAN.
-        stage2_iters: iterations of each SR training that starts from the pretrained RRDB.
-        pretrain_iters: iterations of RRDB (bicubic LR), the initialisation of the others; default ``stage2_iters``.
+        stage2_iters: iterations of each SR training (every one starts from random weights).
     """
 
     name: str
     stage1_iters: int
     stage2_iters: int
-    pretrain_iters: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if self.pretrain_iters is None:
-            object.__setattr__(self, "pretrain_iters", self.stage2_iters)
-        for what in ("stage1_iters", "stage2_iters", "pretrain_iters"):
+        for what in ("stage1_iters", "stage2_iters"):
             value = getattr(self, what)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
 
-# Wall times on 2 CPU cores are in docs/RESULTS.md. The pretraining is cheap (one small RRDB on bicubic LR, about
-# 0.05 s an iteration) and needs about 2000 iterations to match bicubic upscaling on the validation pairs.
-BUDGETS = {"quick": Budget("quick", 100, 100, 500), "full": Budget("full", 800, 600, 2500)}
+# Wall times on 2 CPU cores are in docs/RESULTS.md.
+BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 800, 1500)}
 
 
 @dataclass(frozen=True)
@@ -44,29 +39,36 @@ class GeneratorRun:
     key: str
     label: str
     preset: str
+    stochastic: bool = True
 
 
 GENERATORS = (
-    GeneratorRun("deresnet_det", "DeResnet (deterministic)", "tiny/deg_deresnet_det"),
+    GeneratorRun("deresnet_det", "DeResnet (deterministic)", "tiny/deg_deresnet_det", stochastic=False),
     GeneratorRun("deresnet_prob", "Probabilistic DeResnet", "tiny/deg_deresnet_prob"),
     GeneratorRun("han_prob", "Probabilistic HAN", "tiny/deg_han_prob"),
 )
 
+SYNTHETIC_SAMPLES = 8
+"""LR samples of every training HR image made by each probabilistic generator (one for a deterministic one), before
+stage 2: the SR runs read these offline, so their time goes into SR training, not into HR-resolution generator
+convolutions (DeResnet at 128-pixel crops would cost three times the SR step)."""
+
+TRUE = "true"
+"""The synthetic folder of the task's true degradation (the oracle's LR), made when the task is the built-in one."""
+
 
 @dataclass(frozen=True)
 class SRRun:
-    """A stage-2 training from a tiny preset.
+    """A stage-2 training from a tiny preset (from random weights).
 
     Attributes:
         key: name of the run (``demo_sr_<key>`` is its experiment).
         preset: the tiny preset it starts from.
-        sources: per SR model, the generator keys it learns from (several: their union, one drawn per batch);
-            ``None`` keeps the preset's own source (bicubic).
+        sources: per SR model, the synthetic LR folders it learns from (generator keys or :data:`TRUE`; several: one
+            drawn per sample); ``None`` keeps the preset's own source (bicubic).
         overrides: further ``--set`` overrides.
         num_models: K, when it differs from the preset's.
         hr_from_lr: train on the real LR images as HR (SimUSR).
-        init: start from the weights of :data:`PRETRAIN` (RRDB trained on bicubic LR), as the paper starts every SR
-            model from ESRGAN's PSNR-oriented RRDB, itself trained on bicubic LR.
         full_progress: ``collab:total_progress`` = the iterations, so the pseudo-label weight r = p / P rises from 0
             to 1 over the run, as in the paper.
     """
@@ -77,14 +79,16 @@ class SRRun:
     overrides: tuple[str, ...] = ()
     num_models: Optional[int] = None
     hr_from_lr: bool = False
-    init: bool = True
     full_progress: bool = False
 
+    @property
+    def oracle(self) -> bool:
+        return any(TRUE in keys for keys in self.sources or ())
 
-PRETRAIN = "rrdb_bicubic"
+
 BOTH = ("deresnet_prob", "han_prob")
 SR_RUNS = (
-    SRRun(PRETRAIN, "tiny/sr_bicubic", None, init=False),  # first: the others start from it
+    SRRun("bicubic_lr", "tiny/sr_bicubic", None),
     SRRun("single_det", "tiny/sr_single_det", (("deresnet_det",),)),
     SRRun("single_prob", "tiny/sr_single_prob", (("deresnet_prob",),)),
     # Two independent models on the union of both generators' LR: model 0 is the naive combination, the mean of both
@@ -93,6 +97,8 @@ SR_RUNS = (
     SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",))),
     SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",)), full_progress=True),
     SRRun("simusr", "tiny/simusr", None, hr_from_lr=True),
+    # A diagnostic only a synthetic task allows: the same SR training on LR made by the true degradation.
+    SRRun("oracle", "tiny/sr_single_prob", ((TRUE,),)),
 )
 
 
@@ -107,8 +113,8 @@ class Row:
 
 
 ROWS = (
-    Row("bicubic", "Bicubic", None),
-    Row("rrdb_bicubic", "RRDB (bicubic LR)", "rrdb_bicubic"),
+    Row("bicubic", "Bicubic upscaling", None),
+    Row("bicubic_lr", "SR on bicubic LR", "bicubic_lr"),
     Row("single_det", "DeResnet (deterministic)", "single_det"),
     Row("single_prob", "Probabilistic DeResnet", "single_prob"),
     Row("naive", "Naive combination", "naive", model=0),
@@ -116,14 +122,15 @@ ROWS = (
     Row("cl_synth", "CL (synthetic domain only)", "cl_synth"),
     Row("mssr", "CL (MSSR)", "mssr"),
     Row("simusr", "SimUSR", "simusr"),
+    Row("oracle", "Oracle: SR on the true degradation", "oracle"),
 )
 
 # The paper's tables, as (title, [(row key, label in that table)]).
-TABLE1 = ("Table 1: deterministic vs probabilistic degradation generator (same RRDB, one degradation)",
+TABLE1 = ("Table 1: deterministic vs probabilistic degradation generator (same SR net, one degradation)",
           [("single_det", "(a) DeResnet"), ("single_prob", "(b) Probabilistic DeResnet")])
 TABLE2 = ("Table 2: effects of collaborative learning (CL)",
           [("naive", "Naive combination"), ("naive_ensemble", "Naive combination (ensemble)"),
            ("cl_synth", "CL (synthetic domain only)"), ("mssr", "CL")])
 TABLE3 = ("Table 3: comparison with the baselines",
-          [("bicubic", "Bicubic"), ("rrdb_bicubic", "RRDB (bicubic LR)"), ("single_det", "DASR-style (DeResnet)"),
+          [("bicubic", "Bicubic"), ("bicubic_lr", "SR on bicubic LR"), ("single_det", "DASR-style (DeResnet)"),
            ("simusr", "SimUSR"), ("mssr", "MSSR (ours)")])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..io import atomic_path
-from .plan import GENERATORS, ROWS, TABLE1, TABLE2, TABLE3, Budget
+from .plan import GENERATORS, TABLE1, TABLE2, TABLE3, Budget
 
 Block = tuple  # ("h", level, text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("img", path, alt)
 #              | ("code", text)
@@ -19,15 +19,33 @@ def _fmt(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+def _gain(scores: dict[str, dict[str, Any]], key: str) -> str:
+    return f"{scores[key]['psnr'] - scores['bicubic']['psnr']:+.2f}"
+
+
 def _method_table(scores: dict[str, dict[str, Any]], entries: list[tuple[str, str]]) -> Block:
-    rows = [[label, _fmt(scores[key]["psnr"], 2), _fmt(scores[key]["ssim"], 3)] for key, label in entries]
-    return ("table", ["Methods", "PSNR", "SSIM"], rows)
+    rows = [[label, _fmt(scores[key]["psnr"], 2), _gain(scores, key), _fmt(scores[key]["ssim"], 3)]
+            for key, label in entries]
+    return ("table", ["Methods", "PSNR", "vs bicubic", "SSIM"], rows)
+
+
+def lead_sentence(methods: dict[str, dict[str, Any]]) -> str:
+    """What the run shows, in numbers: MSSR against bicubic upscaling and against SR trained on bicubic LR."""
+    mssr, bicubic, plain = methods["mssr"], methods["bicubic"], methods["bicubic_lr"]
+    text = (f"On this task MSSR reaches {mssr['psnr']:.2f} dB, {mssr['psnr'] - bicubic['psnr']:+.2f} dB over bicubic "
+            f"upscaling ({bicubic['psnr']:.2f} dB) and {mssr['psnr'] - plain['psnr']:+.2f} dB over the same SR net "
+            f"trained on bicubic LR ({plain['psnr']:.2f} dB)")
+    if "oracle" in methods:
+        text += (f"; the oracle, trained on the true degradation, reaches {methods['oracle']['psnr']:.2f} dB "
+                 f"({methods['oracle']['psnr'] - bicubic['psnr']:+.2f} dB)")
+    return text + "."
 
 
 def _comparison_table(scores: dict[str, dict[str, Any]], dataset: str) -> Block:
     entries = TABLE3[1]
     header = ["Dataset", "Metric"] + [label for _, label in entries]
     rows = [[dataset, "PSNR"] + [_fmt(scores[key]["psnr"], 2) for key, _ in entries],
+            ["", "vs bicubic"] + [_gain(scores, key) for key, _ in entries],
             ["", "SSIM"] + [_fmt(scores[key]["ssim"], 3) for key, _ in entries]]
     return ("table", header, rows)
 
@@ -53,40 +71,41 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
     ranked = sorted(methods.values(), key=lambda s: -s["psnr"])
     trained = [k for k in records if k != "data"]
     training_seconds = sum(records[k]["seconds"] for k in trained)
+    trainings = [k for k in trained if k.startswith(("g_", "sr_"))]
     blocks: list[Block] = [
         ("h", 1, "probdeg demo: MSSR at CPU scale"),
-        ("p", "Three degradation generators (stage 1) and seven SR trainings (stage 2) ran through probdeg's tiny "
-              "BasicSR presets. RRDB (bicubic LR) trains first from random weights; every other SR run starts from "
-              "its weights, as the paper starts every model from ESRGAN's PSNR-oriented RRDB. Then every method "
-              "super-resolved the validation LR images and was scored against the ground truth (PSNR / SSIM on RGB, "
-              "4-pixel border cropped). The numbers are what this run measured. At this scale (tiny networks, "
-              "minutes of CPU training) the ordering can differ from the paper's; docs/RESULTS.md repeats the study "
-              "over several seeds."),
+        ("p", lead_sentence(methods)),
+        ("p", f"Three degradation generators (stage 1) learned the real LR images' degradation from unpaired data; "
+              f"their LR samples of the training HR images were written once; then {len(trainings) - 3} SR "
+              "trainings (stage 2) ran from random weights through probdeg's tiny BasicSR presets (a compact SR net, "
+              "the same for every method), and every method super-resolved the validation LR images, scored against "
+              "the ground truth (PSNR / SSIM on RGB, 4-pixel border cropped; the 'vs bicubic' columns are the PSNR "
+              "gain over bicubic upscaling). The numbers are what this run measured; docs/RESULTS.md repeats the "
+              "study over three seeds, with the spread."),
         ("ul", [f"Data: {data.source}.",
                 f"Validation: {data.val_source}.",
-                f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.pretrain_iters} for "
-                f"RRDB (bicubic LR), {budget.stage2_iters} for each SR run that starts from it; training seed "
-                f"{config.seed}, data seed {config.data_seed}.",
-                f"Time: {seconds / 60:.1f} min for this run ({training_seconds / 60:.1f} min of training in all "
-                f"stages, including stages reused from earlier runs).",
+                f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.stage2_iters} per SR "
+                f"training; training seed {config.seed}, data seed {config.data_seed}.",
+                f"Time: {seconds / 60:.1f} min for this run ({training_seconds / 60:.1f} min of work in all "
+                f"stages, including stages reused from earlier runs; {environment['lanes']} trainings side by side).",
                 f"Machine: {environment['platform']}, {environment['cpus']} CPUs, Python {environment['python']}, "
-                f"torch {environment['torch']} ({environment['torch_threads']} threads).",
+                f"torch {environment['torch']} ({environment['torch_threads']} thread(s) per training).",
                 f"Written {datetime.datetime.now().isoformat(timespec='seconds')}."]),
         ("h", 2, "Ranking by PSNR"),
         ("p", " > ".join(f"{s['label']} {s['psnr']:.2f}" for s in ranked)),
         ("h", 2, TABLE1[0]),
         _method_table(methods, TABLE1[1]),
         ("h", 2, TABLE2[0]),
-        ("p", "Naive combination: one RRDB on the union of both generators' LR. Its ensemble: the mean of two such "
-              "RRDBs trained independently. CL: two RRDBs, one per generator, with the consistency term (Eq. 5); "
+        ("p", "Naive combination: one SR net on the union of both generators' LR. Its ensemble: the mean of two such "
+              "nets trained independently. CL: two nets, one per generator, with the consistency term (Eq. 5); "
               "CL adds the pseudo-label term on the real LR images (Eq. 6)."),
         _method_table(methods, TABLE2[1]),
         ("h", 2, TABLE3[0]),
         _comparison_table(methods, "this task"),
         ("h", 2, "All methods"),
-        ("table", ["Method", "PSNR", "SSIM", "models"],
-         [[s["label"], _fmt(s["psnr"], 2), _fmt(s["ssim"], 3), str(max(1, len(s["models"])))]
-          for s in methods.values()]),
+        ("table", ["Method", "PSNR", "vs bicubic", "SSIM", "models"],
+         [[s["label"], _fmt(s["psnr"], 2), _gain(methods, key), _fmt(s["ssim"], 3), str(max(1, len(s["models"])))]
+          for key, s in methods.items()]),
         ("h", 2, "Degradation generators: how real and how diverse is their LR? (Figure 4's table)"),
         ("p", generator_sentence(generators)),
         ("p", f"From {generators['samples']} samples of every "
@@ -119,22 +138,24 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
         ("p", "Mean PSNR as Gaussian noise of sigma (8-bit units) is added to the validation LR images at test time "
               "only."),
         ("img", _relative(sweep["png"], out), "PSNR vs noise sigma"),
-        ("table", ["sigma"] + [row.label for row in ROWS],
-         [[f"{s:g}"] + [_fmt(sweep["psnr"][row.label][i], 2) for row in ROWS] for i, s in enumerate(sweep["sigmas"])]),
+        ("table", ["sigma"] + list(sweep["psnr"]),
+         [[f"{s:g}"] + [_fmt(curve[i], 2) for curve in sweep["psnr"].values()] for i, s in enumerate(sweep["sigmas"])]),
         ("h", 2, "Commands"),
         ("p", "The whole demo:"),
         ("code", config.command or "probdeg demo"),
         ("p", "Each training (what the demo ran, in order; --auto_resume continues an interrupted run):"),
     ]
-    for key in trained:
+    for key in trainings:
         blocks.append(("code", f"# {key}: {records[key]['seconds']:.0f} s\n{records[key]['command']}"))
     blocks.append(("p", "Each score (super-resolve the validation LR, then score it):"))
-    for row in ROWS:
-        blocks.append(("code", f"# {row.label}\n" + "\n".join(methods[row.key]["commands"])))
+    for score in methods.values():
+        blocks.append(("code", f"# {score['label']}\n" + "\n".join(score["commands"])))
+    blocks += [("p", "The generators' scorecard:"), ("code", generators["command"])]
     blocks += [("p", "The robustness sweep:"), ("code", sweep["command"]),
                ("h", 2, "Training time per stage"),
-               ("table", ["stage", "preset", "seconds"],
-                [[k, records[k]["config"]["preset"], f"{records[k]['seconds']:.1f}"] for k in trained])]
+               ("table", ["stage", "what", "seconds"],
+                [[k, records[k]["config"].get("preset", "offline LR samples"), f"{records[k]['seconds']:.1f}"]
+                 for k in trained])]
     return blocks
 
 

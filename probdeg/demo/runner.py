@@ -8,6 +8,7 @@ last training state (see :mod:`probdeg.demo.stages`).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
 import shutil
@@ -18,7 +19,7 @@ from typing import Any, Optional, Union
 
 from ..io import atomic_path
 from ..sample_task import TrueDegradation, camera_degradation, describe_true_degradation
-from .plan import BUDGETS, GENERATORS, PRETRAIN, SR_RUNS, Budget, GeneratorRun, SRRun
+from .plan import BUDGETS, GENERATORS, SR_RUNS, SYNTHETIC_SAMPLES, TRUE, Budget, GeneratorRun, SRRun
 from .stages import StageStore
 from .task import DemoData, check_user_folders, prepare_data
 
@@ -38,6 +39,7 @@ class DemoConfig:
         val_hr, val_lr: the user's validation pairs (both or neither; neither: held out from ``hr``).
         degradation: the "real" degradation of the sample task and of held-out validation: ``f(hr, scale, rng)``.
         progress: show progress bars.
+        lanes: trainings run side by side (default :func:`default_lanes`).
     """
 
     out: PathLike = "demo_out"
@@ -50,6 +52,7 @@ class DemoConfig:
     val_lr: Optional[PathLike] = None
     degradation: TrueDegradation = camera_degradation
     progress: bool = True
+    lanes: Optional[int] = None
     command: Optional[str] = field(default=None, repr=False)  # how the report says the run was started
 
     def resolved_budget(self) -> Budget:
@@ -92,25 +95,24 @@ def generator_overrides(run: GeneratorRun, data: DemoData, iters: int, seed: int
         f"datasets:val:dataroot_real_lr={_quoted(data.train_lr)}"]
 
 
-def sr_overrides(run: SRRun, data: DemoData, generators: dict[str, Path], iters: int, seed: int,
-                 init: Optional[Path] = None) -> list[str]:
-    """The ``--set`` overrides of a stage-2 training; ``generators`` maps generator keys to checkpoints, ``init`` is
-    the checkpoint every model starts from (``None``: random initialisation)."""
+def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: int, seed: int) -> list[str]:
+    """The ``--set`` overrides of a stage-2 training; ``synthetic`` maps source keys (generator keys, ``true``) to
+    the folders of LR samples made from the training HR images."""
     overrides = _common_overrides(f"sr_{run.key}", iters, seed) + [
-        f"train:scheduler:milestones=[{max(1, iters * 3 // 4)}]",  # the preset's 150 of 200
+        f"train:scheduler:milestones=[{max(1, iters * 3 // 4)}]",
         f"datasets:train:dataroot_hr={_quoted(data.train_lr if run.hr_from_lr else data.train_hr)}",
         f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
         f"datasets:val:dataroot_gt={_quoted(data.val_hr)}", f"datasets:val:dataroot_lq={_quoted(data.val_lr)}"]
     if run.sources is not None:
         def source(keys: tuple[str, ...]) -> Any:
-            entries = [{"generator": str(generators[k])} for k in keys]
+            entries = [{"offline": k} for k in keys]
             return entries[0] if len(entries) == 1 else entries
 
-        overrides.append(f"degradations={json.dumps([source(keys) for keys in run.sources])}")
+        used = sorted({k for keys in run.sources for k in keys})
+        overrides += [f"datasets:train:synthetic_lr={json.dumps({k: str(synthetic[k]) for k in used})}",
+                      f"degradations={json.dumps([source(keys) for keys in run.sources])}"]
     if run.full_progress:
         overrides.append(f"collab:total_progress={iters}")
-    if init is not None:
-        overrides.append(f"path:pretrain_network_sr={_quoted(init)}")
     if run.num_models is not None:
         overrides.append(f"num_models={run.num_models}")
     return overrides + list(run.overrides)
@@ -130,6 +132,36 @@ def run_training(preset: Path, overrides: list[str], root: Path, *, progress: bo
     return train(preset, root=root, overrides=overrides, auto_resume=True, progress=progress, console_log=False)
 
 
+def _start_lane(threads: int) -> None:
+    """A lane's worker process: its share of the cores, glibc's memory kept (probdeg.runtime), warnings on one line."""
+    import warnings
+
+    import torch
+
+    from ..runtime import keep_freed_memory
+
+    keep_freed_memory()
+    torch.set_num_threads(threads)
+    warnings.formatwarning = lambda message, *args, **kwargs: f"probdeg demo: warning: {message}\n"
+
+
+def default_lanes() -> int:
+    """Trainings run side by side: one per core, up to 2. On 2 cores one small training uses one core as fast as it
+    uses two (benchmarks/bench_training.py), so two trainings at once nearly halve the demo's time."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class _Job:
+    key: str
+    preset: str
+    overrides: list[str]
+    upstream: list[str]
+    what: str
+    models: list[str]
+    iters: int
+
+
 class _Runner:
     def __init__(self, config: DemoConfig) -> None:
         self.config = config
@@ -137,7 +169,8 @@ class _Runner:
         self.out = Path(config.out).expanduser().resolve()
         self.store = StageStore(self.out / "stages")
         self.records: dict[str, dict[str, Any]] = {}
-        self.total = 1 + len(GENERATORS) + len(SR_RUNS) + 1
+        self.lanes = config.lanes or default_lanes()
+        self.total = 0
         self.step = 0
 
     def say(self, text: str) -> None:
@@ -170,72 +203,183 @@ class _Runner:
         return DemoData.from_record(record["folders"])
 
     # -------------------------------------------------------------------------------------------------- training
-    def train(self, key: str, preset_name: str, overrides: list[str], upstream: list[str], what: str,
-              models: list[str], iters: int) -> dict[str, Any]:
-        from ..presets import preset_path
-
-        preset = preset_path(preset_name)
-        config = {"preset": preset_name, "overrides": overrides,
-                  "upstream": {k: self.records[k]["run_id"] for k in upstream}}
-        command = train_command(preset, self.out, overrides)
-        experiment = self.out / "experiments" / f"demo_{key}"
-        self.announce(f"{what} ({preset_name}, {iters} iterations)")
-        record = self.store.finished(key, config)
+    def _prepare(self, job: _Job) -> Optional[dict[str, Any]]:
+        """The job's finished record to reuse, or ``None`` after readying its experiment folder to (re)start."""
+        config = self._config(job)
+        record = self.store.finished(job.key, config)
         if record is not None and all(Path(p).is_file() for p in record["models"]):
-            self.say(f"      reused (trained by an earlier run in {record['seconds']:.0f} s)")
-            self.records[key] = record
             return record
-        resuming = self.store.interrupted(key, config) and any((experiment / "training_states").glob("*.state"))
+        experiment = self.out / "experiments" / f"demo_{job.key}"
+        resuming = self.store.interrupted(job.key, config) and any((experiment / "training_states").glob("*.state"))
         if not resuming and experiment.exists():
             shutil.rmtree(experiment)  # other settings, or nothing to resume from: start clean
         if resuming:
-            self.say("      resuming an interrupted run from its last training state")
-        self.store.start(key, config)
-        start = time.perf_counter()
-        run_training(preset, overrides, self.out, progress=self.config.progress)
-        paths = [experiment / "models" / name for name in models]
+            self.say(f"      {job.what}: resuming an interrupted run from its last training state")
+        self.store.start(job.key, config)
+        return None
+
+    def _config(self, job: _Job) -> dict[str, Any]:
+        return {"preset": job.preset, "overrides": job.overrides,
+                "upstream": {k: self.records[k]["run_id"] for k in job.upstream}}
+
+    def _finish(self, job: _Job, seconds: float) -> dict[str, Any]:
+        from ..presets import preset_path
+
+        experiment = self.out / "experiments" / f"demo_{job.key}"
+        paths = [experiment / "models" / name for name in job.models]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise RuntimeError(f"training {key} finished without writing {', '.join(missing)}")
-        record = self.store.finish(key, config, time.perf_counter() - start, command=command,
-                                   experiment=str(experiment), models=[str(p) for p in paths])
-        self.say(f"      trained in {record['seconds']:.1f} s -> {experiment}")
-        self.records[key] = record
-        return record
+            raise RuntimeError(f"training {job.key} finished without writing {', '.join(missing)}")
+        return self.store.finish(job.key, self._config(job), seconds,
+                                 command=train_command(preset_path(job.preset), self.out, job.overrides),
+                                 experiment=str(experiment), models=[str(p) for p in paths])
+
+    def train_all(self, jobs: list[_Job]) -> None:
+        """Run the jobs (independent of each other) in :attr:`lanes` worker processes, longest first; reuse the
+        finished ones and resume the interrupted ones."""
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from multiprocessing import get_context
+
+        from ..presets import preset_path
+
+        todo = []
+        for job in jobs:
+            record = self._prepare(job)
+            if record is not None:
+                self.records[job.key] = record
+                self.announce(f"{job.what}: reused (trained by an earlier run in {record['seconds']:.0f} s)")
+            else:
+                todo.append(job)
+        if not todo:
+            return
+        if self.lanes == 1:  # one at a time: in this process, no worker to start
+            for job in sorted(todo, key=lambda j: -self._cost(j)):
+                start = time.perf_counter()
+                run_training(preset_path(job.preset), job.overrides, self.out, progress=self.config.progress)
+                self._done(job, start)
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.lanes)
+        # spawn, not fork: a forked child of a process that already ran OpenMP threads can hang.
+        with ProcessPoolExecutor(max_workers=min(self.lanes, len(todo)), mp_context=get_context("spawn"),
+                                 initializer=_start_lane, initargs=(threads,)) as pool:
+            running = {}
+            for job in sorted(todo, key=lambda j: -self._cost(j)):
+                future = pool.submit(run_training, preset_path(job.preset), job.overrides, self.out, progress=False)
+                running[future] = (job, time.perf_counter())
+            try:
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job, start = running.pop(future)
+                        future.result()  # a training's error (a user error included) stops the demo here
+                        self._done(job, start)
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
+
+    def _done(self, job: _Job, start: float) -> None:
+        record = self._finish(job, time.perf_counter() - start)
+        self.records[job.key] = record
+        self.announce(f"{job.what} ({job.preset}, {job.iters} iterations): trained in {record['seconds']:.0f} s")
+
+    @staticmethod
+    def _cost(job: _Job) -> float:
+        """A rough relative cost, to start the longest trainings first."""
+        k = len(job.models)
+        return job.iters * k * (3 if "mssr" in job.preset and "cl_synth" not in job.preset else 2 if k > 1 else 1)
 
     def stage1(self, data: DemoData) -> dict[str, Path]:
-        checkpoints = {}
-        for run in GENERATORS:
-            overrides = generator_overrides(run, data, self.budget.stage1_iters, self.config.seed)
-            record = self.train(f"g_{run.key}", run.preset, overrides, ["data"], f"stage 1: {run.label}",
-                                ["net_g_latest.pth"], self.budget.stage1_iters)
-            checkpoints[run.key] = Path(record["models"][0])
-        return checkpoints
+        jobs = [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
+                                                                      self.config.seed),
+                     ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters)
+                for run in GENERATORS]
+        self.train_all(jobs)
+        return {run.key: Path(self.records[f"g_{run.key}"]["models"][0]) for run in GENERATORS}
 
-    def stage2(self, data: DemoData, generators: dict[str, Path]) -> None:
+    def synthesise(self, data: DemoData, generators: dict[str, Path], oracle: bool) -> dict[str, Path]:
+        """The offline LR of stage 2: each generator's samples of the training HR images (``probdeg degrade``), and
+        with ``oracle`` the true degradation's; a stage record per folder, reused when nothing changed."""
+        from ..degrade import degrade_folder
+
+        folders = {}
+        for run in GENERATORS:
+            key, folder = f"lr_{run.key}", self.out / "synthetic" / run.key
+            samples = SYNTHETIC_SAMPLES if run.stochastic else 1
+            config = {"samples": samples, "seed": self.config.seed, "upstream": {
+                k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
+            self._made(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
+                       lambda folder=folder, run=run, samples=samples: degrade_folder(
+                           generators[run.key], data.train_hr, folder, samples=samples, seed=self.config.seed,
+                           progress=False, overwrite=True))
+            folders[run.key] = folder
+        if oracle:
+            folder = self.out / "synthetic" / TRUE
+            config = {"samples": SYNTHETIC_SAMPLES, "seed": self.config.data_seed,
+                      "upstream": {"data": self.records["data"]["run_id"]}}
+            self._made(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
+                       lambda: true_degradation_samples(data.train_hr, folder, self.config.degradation,
+                                                        seed=self.config.data_seed))
+            folders[TRUE] = folder
+        return folders
+
+    def _made(self, key: str, config: dict[str, Any], what: str, folder: Path, make: Any) -> None:
+        record = self.store.finished(key, config)
+        if record is not None and folder.is_dir():
+            self.records[key] = record
+            self.announce(f"{what}: reused")
+            return
+        if folder.exists():
+            shutil.rmtree(folder)
+        self.store.start(key, config)
+        start = time.perf_counter()
+        make()
+        self.records[key] = self.store.finish(key, config, time.perf_counter() - start, folder=str(folder))
+        self.announce(f"{what}: made in {self.records[key]['seconds']:.0f} s")
+
+    def stage2(self, data: DemoData, synthetic: dict[str, Path]) -> None:
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
-        for run in SR_RUNS:
-            init = Path(self.records[f"sr_{PRETRAIN}"]["models"][0]) if run.init else None
-            iters = self.budget.stage2_iters if run.init else self.budget.pretrain_iters
-            overrides = sr_overrides(run, data, generators, iters, self.config.seed, init)
-            upstream = ["data"] + [f"g_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
+        jobs = []
+        for run in self.sr_runs(oracle=TRUE in synthetic):
+            overrides = sr_overrides(run, data, synthetic, self.budget.stage2_iters, self.config.seed)
+            upstream = ["data"] + [f"lr_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
             models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
-            self.train(f"sr_{run.key}", run.preset, overrides, upstream + ([f"sr_{PRETRAIN}"] if run.init else []),
-                       f"stage 2: {run.key}" + (f" (from {PRETRAIN})" if run.init else ""),
-                       [f"net_sr{i}_latest.pth" for i in range(models)], iters)
+            jobs.append(_Job(f"sr_{run.key}", run.preset, overrides, upstream, f"stage 2: {run.key}",
+                             [f"net_sr{i}_latest.pth" for i in range(models)], self.budget.stage2_iters))
+        self.train_all(jobs)
+
+    @staticmethod
+    def sr_runs(oracle: bool) -> list[SRRun]:
+        return [run for run in SR_RUNS if oracle or not run.oracle]
 
 
-def environment() -> dict[str, Any]:
+def true_degradation_samples(train_hr: Path, folder: Path, degradation: TrueDegradation, *, seed: int) -> None:
+    """``SYNTHETIC_SAMPLES`` draws of the true degradation of every training HR image, named as ``probdeg degrade``
+    names its samples (``<stem>_s<k>.png``); fresh draws (seeded apart from the task's own)."""
+    import numpy as np
+
+    from ..io import list_images, read_image, write_image
+    from ..sample_task import apply_true_degradation
+    from .task import SCALE
+
+    for index, path in enumerate(list_images(train_hr)):
+        hr = read_image(path)
+        hr = hr[: hr.shape[0] - hr.shape[0] % SCALE, : hr.shape[1] - hr.shape[1] % SCALE]
+        relative = path.relative_to(train_hr)
+        for k in range(SYNTHETIC_SAMPLES):
+            rng = np.random.default_rng([seed, 7919, index, k])
+            write_image(folder / relative.with_name(f"{relative.stem}_s{k}.png"),
+                        apply_true_degradation(degradation, hr, SCALE, rng, str(path)))
+
+
+def environment(lanes: int) -> dict[str, Any]:
     """The machine and software, for the report."""
-    import os
-
     import torch
 
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+            "cpus": os.cpu_count(), "lanes": lanes, "torch_threads": max(1, (os.cpu_count() or 1) // lanes)}
 
 
 def run_demo(config: DemoConfig) -> DemoResult:
@@ -252,10 +396,13 @@ def run_demo(config: DemoConfig) -> DemoResult:
     runner = _Runner(config)
     user = check_user_folders(runner.out, *(Path(p) if p is not None else None
                                             for p in (config.hr, config.lr, config.val_hr, config.val_lr)))
+    oracle = user["--hr"] is None  # the built-in task: its true degradation is known
+    runner.total = 2 + 2 * len(GENERATORS) + int(oracle) + len(runner.sr_runs(oracle)) + 1
     runner.out.mkdir(parents=True, exist_ok=True)
     data = runner.data(user)
     generators = runner.stage1(data)
-    runner.stage2(data, generators)
+    synthetic = runner.synthesise(data, generators, oracle)
+    runner.stage2(data, synthetic)
     runner.announce("scores, figures and report")
     methods = score_methods(runner.out, data, runner.records, progress=config.progress)
     scores = {"methods": methods,
@@ -266,6 +413,6 @@ def run_demo(config: DemoConfig) -> DemoResult:
         tmp.write_text(json.dumps(scores, indent=2, default=str) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - start
     html, md = write_report(runner.out, data=data, budget=runner.budget, config=config, records=runner.records,
-                            scores=scores, seconds=seconds, environment=environment())
+                            scores=scores, seconds=seconds, environment=environment(runner.lanes))
     runner.say(f"      report: {html} (and {md.name}); {seconds / 60:.1f} min in all")
     return DemoResult(runner.out, html, md, runner.records, scores, seconds)

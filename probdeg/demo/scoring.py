@@ -40,6 +40,11 @@ def _quote(words: list[str]) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
+def present_rows(records: dict[str, dict[str, Any]]) -> list[Row]:
+    """The rows whose run was trained (the oracle only on the built-in task), and bicubic upscaling."""
+    return [row for row in ROWS if row.run is None or f"sr_{row.run}" in records]
+
+
 def row_models(row: Row, records: dict[str, dict[str, Any]]) -> list[str]:
     """The checkpoints behind a row: a run's models (the ensemble) or one of them; none for bicubic."""
     if row.run is None:
@@ -65,7 +70,7 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     from ..progress import progress_bar
 
     scores = {}
-    for row in progress_bar(ROWS, desc="score", unit="method", enabled=progress):
+    for row in progress_bar(present_rows(records), desc="score", unit="method", enabled=progress):
         sr_dir = out / "sr" / row.key
         if sr_dir.exists():
             shutil.rmtree(sr_dir)  # the models may have been retrained since
@@ -123,13 +128,14 @@ def robustness(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *,
                progress: bool) -> dict[str, Any]:
     """PSNR of every row as Gaussian noise is added to the validation LR (MSSR's Figure 7); writes
     ``out/robustness/robustness.{csv,json,png}``."""
-    models = [row_models(row, records) or BicubicUpsampler() for row in ROWS]
-    sweep = noise_sweep(models, data.val_lr, data.val_hr, sigmas=list(SIGMAS), labels=[row.label for row in ROWS],
+    rows = present_rows(records)
+    models = [row_models(row, records) or BicubicUpsampler() for row in rows]
+    sweep = noise_sweep(models, data.val_lr, data.val_hr, sigmas=list(SIGMAS), labels=[row.label for row in rows],
                         seed=seed, crop_border=CROP_BORDER, progress=progress, resolve=resolve_arch)
     csv_path, json_path, png_path = write_sweep(sweep, out / "robustness")
     words = ["probdeg", "eval", "--noise-sigmas", ",".join(f"{s:g}" for s in SIGMAS), "--lr", data.val_lr,
              "--gt", data.val_hr, "--out", out / "robustness", "--seed", seed]
-    for row, group in zip(ROWS, models):
+    for row, group in zip(rows, models):
         if isinstance(group, list):
             words += ["--model", ",".join(group), "--label", row.label]
     return {"sigmas": list(SIGMAS), "psnr": sweep.psnr, "png": str(png_path), "csv": str(csv_path),

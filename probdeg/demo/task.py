@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ImageReadError, UserError
 from ..folders import match_images
 from ..io import list_images, read_image, write_image
-from ..sample_task import TrueDegradation, apply_true_degradation, make_sample_data
+from ..sample_task import VAL_DRAWS, TrueDegradation, apply_true_degradation, make_sample_data
 
 SCALE = 4  # the tiny presets are x4
 VAL_CROP = 256  # held-out HR images are centre-cropped to at most this side, to keep scoring quick on a CPU
@@ -195,7 +195,8 @@ def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: Tru
         return DemoData(folders["train_hr"], folders["train_lr"], folders["val_hr"], folders["val_lr"],
                         source="scikit-image's bundled photos: HR from 4 photos (left three quarters), real LR from 5 "
                                f"other photos degraded by {degradation_name}",
-                        val_source=f"the held-out right quarters of the HR photos, degraded by {degradation_name}")
+                        val_source=f"the held-out right quarters of the HR photos, each degraded by {VAL_DRAWS} "
+                                   f"draws of {degradation_name}")
     if user["--val-hr"] is not None:
         check_pairs(user["--val-hr"], user["--val-lr"])
         return DemoData(user["--hr"], user["--lr"], user["--val-hr"], user["--val-lr"],
