@@ -13,7 +13,7 @@ pytest.importorskip("probdeg.integrations.basicsr")
 pytest.importorskip("skimage")
 
 from probdeg.cli import main  # noqa: E402
-from probdeg.demo.plan import GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3  # noqa: E402
+from probdeg.demo.plan import BUDGETS, GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3, Budget  # noqa: E402
 from probdeg.demo.stages import StageStore  # noqa: E402
 from probdeg.demo.task import check_user_folders, hold_out  # noqa: E402
 from probdeg.io import read_image, write_image  # noqa: E402
@@ -133,6 +133,15 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
     assert store.finished("a", {"iters": [4, 3]}) is None and not store.interrupted("a", {"iters": [4, 3]})
     (tmp_path / "a.json").write_text("{truncated")
     assert store.load("a") is None  # a damaged record: the stage runs again
+
+
+def test_budgets_parse_by_name_or_iterations():
+    assert Budget.parse("quick") == BUDGETS["quick"] and Budget.parse("full").folder == "full"
+    custom = Budget.parse("30,40")
+    assert (custom.stage1_iters, custom.stage2_iters, custom.folder) == (30, 40, "iters_30_40")
+    for bad in ("fast", "3", "3,x", "0,5"):
+        with pytest.raises(ValueError, match="budget|stage1_iters"):
+            Budget.parse(bad)
 
 
 def _folder(path, count, size=64, channels=3):

@@ -27,6 +27,23 @@ class Budget:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
+    @staticmethod
+    def parse(text: str) -> Budget:
+        """A named budget (``quick``, ``full``) or ``STAGE1,STAGE2`` iterations (a ``custom`` one)."""
+        if text in BUDGETS:
+            return BUDGETS[text]
+        try:
+            stage1, stage2 = (int(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError(f"budget must be one of {', '.join(BUDGETS)} or STAGE1,STAGE2 iterations, "
+                             f"got {text!r}") from None
+        return Budget("custom", stage1, stage2)
+
+    @property
+    def folder(self) -> str:
+        """A folder name for runs on this budget."""
+        return self.name if self.name != "custom" else f"iters_{self.stage1_iters}_{self.stage2_iters}"
+
 
 # Wall times on 2 CPU cores are in docs/RESULTS.md.
 BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 800, 1500)}
@@ -34,12 +51,13 @@ BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 800, 1500)
 
 @dataclass(frozen=True)
 class GeneratorRun:
-    """A stage-1 training: a degradation generator from a tiny preset."""
+    """A stage-1 training: a degradation generator from a tiny preset (with ``overrides``, more ``--set`` ones)."""
 
     key: str
     label: str
     preset: str
     stochastic: bool = True
+    overrides: tuple[str, ...] = ()
 
 
 GENERATORS = (

@@ -13,6 +13,7 @@ import platform
 import shlex
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -92,7 +93,7 @@ def generator_overrides(run: GeneratorRun, data: DemoData, iters: int, seed: int
         f"train:scheduler:decay_start={iters * 2 // 3}",  # the preset's 200 of 300
         f"datasets:train:dataroot_hr={_quoted(data.train_hr)}", f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
         f"datasets:val:dataroot_hr={_quoted(data.val_hr)}", f"datasets:val:dataroot_lr={_quoted(data.val_lr)}",
-        f"datasets:val:dataroot_real_lr={_quoted(data.train_lr)}"]
+        f"datasets:val:dataroot_real_lr={_quoted(data.train_lr)}"] + list(run.overrides)
 
 
 def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: int, seed: int) -> list[str]:
@@ -132,6 +133,13 @@ def run_training(preset: Path, overrides: list[str], root: Path, *, progress: bo
     return train(preset, root=root, overrides=overrides, auto_resume=True, progress=progress, console_log=False)
 
 
+def _timed_training(preset: Path, overrides: list[str], root: Path) -> float:
+    """A lane's job: :func:`run_training` without progress bars; returns its seconds (not the time it queued)."""
+    start = time.perf_counter()
+    run_training(preset, overrides, root, progress=False)
+    return time.perf_counter() - start
+
+
 def _start_lane(threads: int) -> None:
     """A lane's worker process: its share of the cores, glibc's memory kept (probdeg.runtime), warnings on one line."""
     import warnings
@@ -162,7 +170,9 @@ class _Job:
     iters: int
 
 
-class _Runner:
+class DemoRunner:
+    """The demo's stages on one output folder: reused when finished, resumed when interrupted, run in lanes."""
+
     def __init__(self, config: DemoConfig) -> None:
         self.config = config
         self.budget = config.resolved_budget()
@@ -181,7 +191,10 @@ class _Runner:
         self.say(f"[{self.step}/{self.total}] {text}")
 
     # ------------------------------------------------------------------------------------------------------ data
-    def data(self, user: dict[str, Optional[Path]]) -> DemoData:
+    def data(self, user: Optional[dict[str, Optional[Path]]] = None) -> DemoData:
+        """Make (or reuse) the task's folders: ``user`` from :func:`check_user_folders`, ``None`` for the built-in
+        task."""
+        user = user or {"--hr": None, "--lr": None, "--val-hr": None, "--val-lr": None}
         name = describe_true_degradation(self.config.degradation)
         config = {"user": {k: str(v) if v else None for k, v in user.items()}, "seed": self.config.data_seed,
                   "degradation": name}
@@ -256,7 +269,7 @@ class _Runner:
             for job in sorted(todo, key=lambda j: -self._cost(j)):
                 start = time.perf_counter()
                 run_training(preset_path(job.preset), job.overrides, self.out, progress=self.config.progress)
-                self._done(job, start)
+                self._done(job, time.perf_counter() - start)
             return
         threads = max(1, (os.cpu_count() or 1) // self.lanes)
         # spawn, not fork: a forked child of a process that already ran OpenMP threads can hang.
@@ -264,22 +277,21 @@ class _Runner:
                                  initializer=_start_lane, initargs=(threads,)) as pool:
             running = {}
             for job in sorted(todo, key=lambda j: -self._cost(j)):
-                future = pool.submit(run_training, preset_path(job.preset), job.overrides, self.out, progress=False)
-                running[future] = (job, time.perf_counter())
+                running[pool.submit(_timed_training, preset_path(job.preset), job.overrides, self.out)] = job
             try:
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        job, start = running.pop(future)
-                        future.result()  # a training's error (a user error included) stops the demo here
-                        self._done(job, start)
+                        job = running.pop(future)
+                        # A training's error (a user error included) stops the demo here.
+                        self._done(job, future.result())
             except BaseException:
                 for future in running:
                     future.cancel()
                 raise
 
-    def _done(self, job: _Job, start: float) -> None:
-        record = self._finish(job, time.perf_counter() - start)
+    def _done(self, job: _Job, seconds: float) -> None:
+        record = self._finish(job, seconds)
         self.records[job.key] = record
         self.announce(f"{job.what} ({job.preset}, {job.iters} iterations): trained in {record['seconds']:.0f} s")
 
@@ -289,26 +301,28 @@ class _Runner:
         k = len(job.models)
         return job.iters * k * (3 if "mssr" in job.preset and "cl_synth" not in job.preset else 2 if k > 1 else 1)
 
-    def stage1(self, data: DemoData) -> dict[str, Path]:
+    def stage1(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
+        """Train the generators; returns their checkpoints by key."""
         jobs = [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
                                                                       self.config.seed),
                      ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters)
-                for run in GENERATORS]
+                for run in runs]
         self.train_all(jobs)
-        return {run.key: Path(self.records[f"g_{run.key}"]["models"][0]) for run in GENERATORS}
+        return {run.key: Path(self.records[f"g_{run.key}"]["models"][0]) for run in runs}
 
-    def synthesise(self, data: DemoData, generators: dict[str, Path], oracle: bool) -> dict[str, Path]:
+    def synthesise(self, data: DemoData, generators: dict[str, Path], oracle: bool,
+                   runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
         """The offline LR of stage 2: each generator's samples of the training HR images (``probdeg degrade``), and
         with ``oracle`` the true degradation's; a stage record per folder, reused when nothing changed."""
         from ..degrade import degrade_folder
 
         folders = {}
-        for run in GENERATORS:
+        for run in runs:
             key, folder = f"lr_{run.key}", self.out / "synthetic" / run.key
             samples = SYNTHETIC_SAMPLES if run.stochastic else 1
             config = {"samples": samples, "seed": self.config.seed, "upstream": {
                 k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
-            self._made(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
+            self.make_folder(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
                        lambda folder=folder, run=run, samples=samples: degrade_folder(
                            generators[run.key], data.train_hr, folder, samples=samples, seed=self.config.seed,
                            progress=False, overwrite=True))
@@ -317,13 +331,15 @@ class _Runner:
             folder = self.out / "synthetic" / TRUE
             config = {"samples": SYNTHETIC_SAMPLES, "seed": self.config.data_seed,
                       "upstream": {"data": self.records["data"]["run_id"]}}
-            self._made(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
+            self.make_folder(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
                        lambda: true_degradation_samples(data.train_hr, folder, self.config.degradation,
                                                         seed=self.config.data_seed))
             folders[TRUE] = folder
         return folders
 
-    def _made(self, key: str, config: dict[str, Any], what: str, folder: Path, make: Any) -> None:
+    def make_folder(self, key: str, config: dict[str, Any], what: str, folder: Path, make: Callable[[], Any]) -> None:
+        """Fill ``folder`` with ``make()`` under the stage record ``key``, or reuse it when a finished record has the
+        same ``config`` (a folder left by an interrupted ``make`` is removed first)."""
         record = self.store.finished(key, config)
         if record is not None and folder.is_dir():
             self.records[key] = record
@@ -337,12 +353,13 @@ class _Runner:
         self.records[key] = self.store.finish(key, config, time.perf_counter() - start, folder=str(folder))
         self.announce(f"{what}: made in {self.records[key]['seconds']:.0f} s")
 
-    def stage2(self, data: DemoData, synthetic: dict[str, Path]) -> None:
+    def stage2(self, data: DemoData, synthetic: dict[str, Path], runs: Optional[Sequence[SRRun]] = None) -> None:
+        """Train the SR runs (default: the demo's, the oracle when its LR is in ``synthetic``)."""
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
         jobs = []
-        for run in self.sr_runs(oracle=TRUE in synthetic):
+        for run in runs if runs is not None else self.sr_runs(oracle=TRUE in synthetic):
             overrides = sr_overrides(run, data, synthetic, self.budget.stage2_iters, self.config.seed)
             upstream = ["data"] + [f"lr_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
             models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
@@ -393,7 +410,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     from .scoring import robustness, score_generators, score_methods
 
     start = time.perf_counter()
-    runner = _Runner(config)
+    runner = DemoRunner(config)
     user = check_user_folders(runner.out, *(Path(p) if p is not None else None
                                             for p in (config.hr, config.lr, config.val_hr, config.val_lr)))
     oracle = user["--hr"] is None  # the built-in task: its true degradation is known
