@@ -1,12 +1,14 @@
-"""Probe stage 1 on a finished demo folder: retrain one generator with other settings, score its LR, and train the
-single-generator SR run on it, to see whether a more realistic generator gives a better SR model.
+"""Probe stage-1 settings: train generator variants, score their LR, and train one SR net on each one's LR alone.
 
-    python studies/stage1_probe.py --demo studies/out/mini_mssr/full/seed0 --name gan_x10 \
-        --set train:gan_opt:loss_weight=0.05
+    python studies/stage1_probe.py --out studies/out/stage1_probe \
+        --variant base tiny/deg_deresnet_prob \
+        --variant gan_x0.05 tiny/deg_deresnet_prob train:gan_opt:loss_weight=0.05 \
+        --variant div_x4 tiny/deg_deresnet_prob train:diversity_opt:loss_weight=4
 
-The generator starts from the demo's own overrides for ``deresnet_prob`` (data, iterations, seed), then ``--set``
-applies; ``--iters`` replaces its iteration count. The SR run is the demo's ``single_prob`` (started from the demo's
-RRDB (bicubic LR), same iterations) on the new generator. Prints the demo's own figures next to the probe's.
+Each ``--variant NAME PRESET [KEY=VALUE ...]`` is a stage-1 training of the demo (its data, iterations and seed) with
+those ``--set`` overrides. For each: the scorecard's figures against the real LR and the PSNR, on the demo's validation
+pairs, of the demo's single-generator SR run trained on that generator's LR. It answers "does a more realistic
+generator give a better SR model?" for one seed; rerun with other ``--seed`` values before trusting a difference.
 """
 
 from __future__ import annotations
@@ -16,65 +18,68 @@ import json
 import sys
 from pathlib import Path
 
-from probdeg.demo.plan import GENERATORS, SR_RUNS
-from probdeg.demo.runner import run_training, train_command
-from probdeg.demo.scoring import CROP_BORDER, score_generators
-from probdeg.demo.stages import StageStore
-from probdeg.demo.task import DemoData
+from probdeg.demo.plan import BUDGETS, Budget, GeneratorRun, SRRun
+from probdeg.demo.runner import DemoConfig, DemoRunner
+
+FIGURES = ("rho", "noise_ratio", "patch_distance", "psnr_vs_bicubic", "color_l1")
 
 
-def _train(preset: str, overrides: list[str], root: Path) -> Path:
-    from probdeg.presets import preset_path
+def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int) -> dict[str, dict[str, float]]:
+    """Train, score and SR-train every variant (finished stages in ``out`` are reused).
 
-    print(train_command(preset_path(preset), root, overrides), flush=True)
-    return run_training(preset_path(preset), overrides, root, progress=False)
+    Returns:
+        Per variant key: the scorecard figures, ``sr_psnr`` and the generator's training ``seconds``.
+    """
+    from probdeg.integrations.basicsr import resolve_arch
+    from probdeg.scorecard import score_generators
+    from probdeg.scores import evaluate_folders
+    from probdeg.sr import sr_folder
+
+    runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=0, progress=False))
+    runner.total = 1 + 3 * len(variants)
+    data = runner.data()
+    generators = runner.stage1(data, variants)
+    synthetic = runner.synthesise(data, generators, oracle=False, runs=variants)
+    card, _ = score_generators([generators[run.key] for run in variants], data.val_hr, data.train_lr,
+                               paired_lr_dir=data.val_lr, samples=4, seed=seed, progress=False)
+    runner.stage2(data, synthetic, [SRRun(f"probe_{run.key}", "tiny/sr_single_prob", ((run.key,),))
+                                    for run in variants])
+    results = {}
+    for run, row in zip(variants, card.rows[2:]):  # rows 0 and 1: the bicubic references
+        sr_dir = runner.out / "sr" / f"probe_{run.key}"
+        if not sr_dir.is_dir():
+            sr_folder(runner.records[f"sr_probe_{run.key}"]["models"], data.val_lr, sr_dir, progress=False,
+                      resolve=resolve_arch)
+        psnr = evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False).mean["psnr"]
+        results[run.key] = {**{name: getattr(row, name) for name in FIGURES}, "sr_psnr": psnr,
+                            "seconds": runner.records[f"g_{run.key}"]["seconds"]}
+    return results
 
 
-def _replace(overrides: list[str], changes: list[str]) -> list[str]:
-    keys = {c.split("=", 1)[0] for c in changes}
-    return [o for o in overrides if o.split("=", 1)[0] not in keys] + changes
+def table(results: dict[str, dict[str, float]]) -> str:
+    """A markdown table, one row per variant."""
+    header = ["variant", *FIGURES, "sr_psnr", "seconds"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key, figures in results.items():
+        lines.append("| " + " | ".join([key] + [f"{figures[name]:.4g}" for name in header[1:]]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", required=True, help="a finished `probdeg demo` output folder")
-    parser.add_argument("--name", required=True, help="name of the probe (its experiments: probe_<name>_*)")
-    parser.add_argument("--set", nargs="*", default=[], help="overrides of the generator's training")
-    parser.add_argument("--iters", type=int, default=None, help="the generator's iterations")
+    parser.add_argument("--variant", nargs="+", action="append", required=True, metavar="NAME PRESET [KEY=VALUE]",
+                        help="a stage-1 variant: its name, a tiny preset and --set overrides")
+    parser.add_argument("--out", default="studies/out/stage1_probe")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", default="full", help=f"{', '.join(BUDGETS)} or STAGE1,STAGE2 iterations")
     args = parser.parse_args(argv)
-    demo = Path(args.demo).resolve()
-    store = StageStore(demo / "stages")
-    data = DemoData.from_record(store.load("data")["folders"])
-    generator = store.load("g_deresnet_prob")
-    changes = [f"name=probe_{args.name}_g"] + list(args.set)
-    if args.iters:
-        changes += [f"train:total_iter={args.iters}", f"train:scheduler:decay_start={args.iters * 2 // 3}",
-                    f"val:val_freq={args.iters + 1}", f"logger:save_checkpoint_freq={max(1, args.iters // 4)}"]
-    g_dir = _train(generator["config"]["preset"], _replace(generator["config"]["overrides"], changes), demo)
-    g_path = g_dir / "models" / "net_g_latest.pth"
-
-    sr = store.load("sr_single_prob")
-    run = next(r for r in SR_RUNS if r.key == "single_prob")
-    sr_changes = [f"name=probe_{args.name}_sr", f"degradations={json.dumps([{'generator': str(g_path)}])}"]
-    sr_dir = _train(run.preset, _replace(sr["config"]["overrides"], sr_changes), demo)
-
-    from probdeg.integrations.basicsr import resolve_arch
-    from probdeg.scores import evaluate_folders
-    from probdeg.sr import sr_folder
-
-    out = demo / "sr" / f"probe_{args.name}"
-    sr_folder([sr_dir / "models" / "net_sr0_latest.pth"], data.val_lr, out, progress=False, resolve=resolve_arch)
-    probe_sr = evaluate_folders(out, data.val_hr, crop_border=CROP_BORDER, lpips=False).mean
-    seed = int(next(o.split("=", 1)[1] for o in generator["config"]["overrides"] if o.startswith("manual_seed=")))
-    demo_scores = json.loads((demo / "scores.json").read_text())
-    label = next(g.label for g in GENERATORS if g.key == "deresnet_prob")
-    probe_g = score_generators(data, {**{g.key: Path(store.load(f"g_{g.key}")["models"][0]) for g in GENERATORS},
-                                      "deresnet_prob": g_path}, seed=seed)["deresnet_prob"]
-    base_g, base_sr = demo_scores["generators"]["deresnet_prob"], demo_scores["methods"]["single_prob"]
-    print(f"\n| {label} | PSNR vs real LR | HF distance | diversity | SR PSNR | SR SSIM |\n|---|---|---|---|---|---|")
-    for what, g, s in (("demo", base_g, base_sr), (f"probe {args.name}", probe_g, probe_sr)):
-        print(f"| {what} | {g['psnr_lr']:.2f} | {g['realism_hf']:.3f} | {g['diversity']:.4f} | {s['psnr']:.2f} | "
-              f"{s['ssim']:.3f} |")
+    if any(len(v) < 2 for v in args.variant):
+        parser.error("--variant needs a NAME and a PRESET")
+    variants = [GeneratorRun(name, name, preset, overrides=tuple(sets)) for name, preset, *sets in args.variant]
+    budget = Budget.parse(args.budget)
+    results = probe(Path(args.out), variants, budget, args.seed)
+    Path(args.out, "probe.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
     return 0
 
 
