@@ -70,7 +70,7 @@ class GeneratorScores:
     pairwise_l1: float
     patch_distance: float
     hf_distance: float
-    psnr_vs_bicubic: float
+    psnr_vs_bicubic: Optional[float]  # None for the bicubic row itself (identical by construction)
     color_l1: float
     latent_strength: Optional[float] = None
     psnr_lr: Optional[float] = None
@@ -175,7 +175,7 @@ def score_generators(
     models: Sequence[PathLike], hr_dir: PathLike, real_lr_dir: PathLike, *, paired_lr_dir: Optional[PathLike] = None,
     samples: int = 4, seed: int = 0, max_images: int = 32, crop: Optional[int] = 256,
     device: Union[str, torch.device] = "cpu", progress: bool = True, resolve: Optional[Resolve] = None,
-    scale: int = 4,
+    scale: int = 4, labels: Optional[Sequence[str]] = None,
 ) -> tuple[Scorecard, dict[str, nn.Module]]:
     """Score degradation generators against unpaired real LR images (see the module doc).
 
@@ -193,6 +193,7 @@ def score_generators(
         progress: show a progress bar.
         resolve: finds arch types outside probdeg's own.
         scale: the down-sampling factor when no model is given (else the models').
+        labels: one row label per model (default: the checkpoint's stem, or its experiment when stems repeat).
 
     Returns:
         The scorecard, and the generators by label (for :func:`write_scorecard`'s grids).
@@ -206,6 +207,10 @@ def score_generators(
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
         raise UserError(f"samples must be an integer >= 2 (the spread needs two), got {samples!r}")
     generators = load_generators(models, device=device, resolve=resolve)
+    if labels is not None:
+        if len(labels) != len(generators) or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must name each of the {len(generators)} models once, got {list(labels)}")
+        generators = [(label, G, s) for label, (_, G, s) in zip(labels, generators)]
     scales = {s for _, _, s in generators} or {scale}
     if len(scales) > 1:
         raise UserError(f"the generators must share one scale, got {sorted(scales)}")
@@ -258,12 +263,13 @@ def score_generators(
                         lr_psnrs.append(float(psnr(lr[:1], target[None])))
             level = _median([float(noise_level(x)) for x in firsts if min(x.shape[-2:]) >= 16] or [0.0])
             G = next((g for name, g, _ in generators if name == label), None)
+            is_bicubic = checkpoint is None and label == "bicubic"  # the reference row: identical by construction
             rows.append(GeneratorScores(
                 label=label, checkpoint=checkpoint, noise_level=level, noise_ratio=level / max(real_level, 1e-8),
                 rho=float(torch.stack([diversity_ratio(s, real_level) for s in spreads]).mean()),
                 pairwise_l1=sum(l1s) / len(l1s), patch_distance=float(patch_distance(firsts, real, seed=seed)),
                 hf_distance=float(high_frequency_distance(firsts, [x[None] for x in real])),
-                psnr_vs_bicubic=sum(psnrs) / len(psnrs), color_l1=sum(colors) / len(colors),
+                psnr_vs_bicubic=None if is_bicubic else sum(psnrs) / len(psnrs), color_l1=sum(colors) / len(colors),
                 latent_strength=mean_strength(latent_strengths(G)) if G is not None else None,
                 psnr_lr=sum(lr_psnrs) / len(lr_psnrs) if lr_psnrs else None,
                 patch_noise_levels=_patch_levels(firsts)))

@@ -6,7 +6,7 @@ import datetime
 import html
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from ..io import atomic_path
 from .plan import GENERATORS, TABLE1, TABLE2, TABLE3, Budget
@@ -15,8 +15,8 @@ Block = tuple  # ("h", level, text) | ("p", text) | ("ul", [text]) | ("table", h
 #              | ("code", text)
 
 
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:.{digits}f}"
+def _fmt(value: Optional[float], digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _gain(scores: dict[str, dict[str, Any]], key: str) -> str:
@@ -29,15 +29,19 @@ def _method_table(scores: dict[str, dict[str, Any]], entries: list[tuple[str, st
     return ("table", ["Methods", "PSNR", "vs bicubic", "SSIM"], rows)
 
 
+def _above_below(difference: float) -> str:
+    return f"{abs(difference):.2f} dB {'above' if difference >= 0 else 'below'}"
+
+
 def lead_sentence(methods: dict[str, dict[str, Any]]) -> str:
     """What the run shows, in numbers: MSSR against bicubic upscaling and against SR trained on bicubic LR."""
     mssr, bicubic, plain = methods["mssr"], methods["bicubic"], methods["bicubic_lr"]
-    text = (f"On this task MSSR reaches {mssr['psnr']:.2f} dB, {mssr['psnr'] - bicubic['psnr']:+.2f} dB over bicubic "
-            f"upscaling ({bicubic['psnr']:.2f} dB) and {mssr['psnr'] - plain['psnr']:+.2f} dB over the same SR net "
+    text = (f"On this task MSSR reaches {mssr['psnr']:.2f} dB, {_above_below(mssr['psnr'] - bicubic['psnr'])} bicubic "
+            f"upscaling ({bicubic['psnr']:.2f} dB) and {_above_below(mssr['psnr'] - plain['psnr'])} the same SR net "
             f"trained on bicubic LR ({plain['psnr']:.2f} dB)")
     if "oracle" in methods:
         text += (f"; the oracle, trained on the true degradation, reaches {methods['oracle']['psnr']:.2f} dB "
-                 f"({methods['oracle']['psnr'] - bicubic['psnr']:+.2f} dB)")
+                 f"({_above_below(methods['oracle']['psnr'] - bicubic['psnr'])} bicubic upscaling)")
     return text + "."
 
 

@@ -106,7 +106,8 @@ def score_generators(out: Path, data: DemoData, generators: dict[str, Path], *, 
     from ..scorecard import write_scorecard
 
     card, nets = scorecard([generators[run.key] for run in GENERATORS], data.val_hr, data.train_lr,
-                           paired_lr_dir=data.val_lr, samples=GENERATOR_SAMPLES, seed=seed, progress=False)
+                           paired_lr_dir=data.val_lr, samples=GENERATOR_SAMPLES, seed=seed, progress=False,
+                           labels=[run.label for run in GENERATORS])
     paths = write_scorecard(card, out / "generators", generators=nets)
     keys = ["bicubic", "bicubic_noise"] + [run.key for run in GENERATORS]
     labels = ["Bicubic", "Bicubic + noise at the real LR's level"] + [run.label for run in GENERATORS]
@@ -114,13 +115,12 @@ def score_generators(out: Path, data: DemoData, generators: dict[str, Path], *, 
     for key, label, row in zip(keys, labels, card.rows):
         figures = {k: v for k, v in vars(row).items() if k not in ("patch_noise_levels", "label", "checkpoint")}
         rows[key] = {"label": label, **figures}
-    grid_labels = [r.label for r in card.rows[2:]]
     words = ["probdeg", "score-generator", "--model", ",".join(str(generators[run.key]) for run in GENERATORS),
              "--hr", data.val_hr, "--real-lr", data.train_lr, "--paired-lr", data.val_lr, "--samples",
              GENERATOR_SAMPLES, "--seed", seed, "--out", out / "generators"]
     return {"rows": rows, "samples": GENERATOR_SAMPLES, "real_noise_level": card.real_noise_level,
             "histogram": str(paths["histogram"]),
-            "grids": {run.key: str(paths[f"grid:{label}"]) for run, label in zip(GENERATORS, grid_labels)},
+            "grids": {run.key: str(paths[f"grid:{run.label}"]) for run in GENERATORS},
             "command": _quote(words)}
 
 
