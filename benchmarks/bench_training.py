@@ -6,7 +6,8 @@ turns, round after round, so a slow minute of the machine hits all of them; medi
 Steps (synthetic batches, no file reading unless noted):
 
 - ``stage1``: one G and one D step of the tiny probabilistic DeResnet (32 features, 4 blocks), HR crop 64, batch 4,
-  the diversity term on (one more no-grad G forward);
+  the diversity term on (one more no-grad G forward); ``stage1_nodiv`` the same step with the term off (the ratio of
+  the two is the term's cost);
 - ``sr_rrdb``: one L1 step of the old tiny SR preset's RRDBNet (16 features, 2 blocks), HR crop 64, batch 4;
 - ``sr_compact``: one L1 step of the new one, SRVGGNetCompact (32 features, 8 convs), HR crop 128, batch 4;
 - ``cl2`` / ``cl3``: one collaborative step (probdeg.collab, real LR on) of K = 2 / 3 compact nets, and ``sup2`` /
@@ -33,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("stage1", "sr_rrdb", "sr_compact", "sup2", "cl2", "sup3", "cl3", "data_plain", "data_cached")
+STEPS = ("stage1", "stage1_nodiv", "sr_rrdb", "sr_compact", "sup2", "cl2", "sup3", "cl3", "data_plain", "data_cached")
 PIXELS = {"stage1": 4 * 64 * 64, "sr_rrdb": 4 * 64 * 64, "sr_compact": 4 * 128 * 128}  # HR crop pixels per step
 
 
@@ -54,7 +55,7 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
 
     compact = {"type": "SRVGGNetCompact", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 32, "num_conv": 8,
                "upscale": 4, "act_type": "prelu"}
-    if step == "stage1":
+    if step in ("stage1", "stage1_nodiv"):
         from probdeg import FSDiscriminator
         from probdeg.archs import probabilistic_deresnet
         from probdeg.filters import bicubic_downscale
@@ -63,7 +64,8 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
         torch.manual_seed(0)
         G = probabilistic_deresnet(num_feat=32, num_blocks=4, init_strength=0.1).to(memory_format=fmt)
         gan = DegradationGAN(G, FSDiscriminator(num_feat=32).to(memory_format=fmt), injection_lr=1e-3,
-                             weights=GeneratorLossWeights(diversity=1.0), diversity_tau=0.01)
+                             weights=GeneratorLossWeights(diversity=0.0 if step == "stage1_nodiv" else 1.0),
+                             diversity_tau=0.01)
         hr = torch.rand(4, 3, 64, 64, generator=gen).contiguous(memory_format=fmt)
         ref, real = bicubic_downscale(hr, 4), torch.rand(4, 3, 16, 16, generator=gen)
         return lambda: gan.step(hr, ref, real)
@@ -227,6 +229,11 @@ def main() -> None:
             value = statistics.median(lanes[step])
             print(f"| {step} | two 1-thread workers at once (each) | {value:.4f} | {value / base:.3f} "
                   f"(throughput x{2 * base / value:.2f}) |")
+    if ("stage1_nodiv", "today") in results and ("stage1", "today") in results:
+        for name in ("today", "1 thread + malloc"):
+            if ("stage1", name) in results:
+                on, off = (statistics.median(results[(s, name)]) for s in ("stage1", "stage1_nodiv"))
+                print(f"Diversity term ({name}): stage-1 step {on:.4f} s with it, {off:.4f} s without: x{on / off:.3f}")
     for k in (2, 3):
         if (f"cl{k}", "today") in results and (f"sup{k}", "today") in results:
             for name in ("today", "1 thread + malloc", "malloc"):

@@ -14,11 +14,10 @@ alone (the demo's single-generator SR run, same budget), scored on the validatio
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
-from study_cli import parse_study_args, publish
+from study_cli import mean_std, parse_study_args, publish
 
 from probdeg.demo.plan import GENERATORS, SYNTHETIC_SAMPLES, Budget, GeneratorRun, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
@@ -104,19 +103,14 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     return figures
 
 
-def _mean_std(values: list[float], digits: int) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {std:.{digits}f}"
-
-
 def summarise(results: dict[int, dict[str, dict[str, float]]]) -> str:
     seeds = sorted(results)
     header = ["Degradation"] + [title for _, title, _ in FIGURES] + ["SR PSNR", "SR PSNR per seed"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, (label, _) in ROWS.items():
-        cells = [label] + [_mean_std([results[s][key][name] for s in seeds], digits) for name, _, digits in FIGURES]
+        cells = [label] + [mean_std([results[s][key][name] for s in seeds], digits) for name, _, digits in FIGURES]
         psnrs = [results[s][key]["sr_psnr"] for s in seeds]
-        cells += [_mean_std(psnrs, 2), ", ".join(f"{p:.2f}" for p in psnrs)]
+        cells += [mean_std(psnrs, 2), ", ".join(f"{p:.2f}" for p in psnrs)]
         lines.append("| " + " | ".join(cells) + " |")
     pairs = [("deresnet_prob", "deresnet_prob_nodiv"), ("han_prob", "han_prob_nodiv"),
              ("deresnet_prob", "deresnet_det")]
@@ -125,7 +119,7 @@ def summarise(results: dict[int, dict[str, dict[str, float]]]) -> str:
         cells = [f"{ROWS[a][0]} - {ROWS[b][0]}"]
         for name, digits in (("rho", 2), ("patch_distance", 3), ("sr_psnr", 2)):
             diffs = [results[s][a][name] - results[s][b][name] for s in seeds]
-            cells.append(f"{_mean_std(diffs, digits)} ({sum(d > 0 for d in diffs)}/{len(diffs)} above)")
+            cells.append(f"{mean_std(diffs, digits)} ({sum(d > 0 for d in diffs)}/{len(diffs)} above)")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

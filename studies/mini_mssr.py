@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from study_cli import parse_study_args, publish
+from study_cli import mean_std, parse_study_args, publish
 
 from probdeg.demo.plan import ROWS, Budget
 from probdeg.demo.runner import DemoConfig, run_demo
@@ -35,11 +35,6 @@ CLAIMS = [
     ("Target: oracle >= bicubic upscaling + 1.0 dB", "oracle", "bicubic", 1.0),
 ]
 FIRST_DRAW = "_d0"  # the validation pairs of the first degradation draw: the 4 pairs of the old validation set
-
-
-def _mean_std(values: list[float], digits: int, sign: str = "") -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):{sign}.{digits}f} ± {std:.{digits}f}"
 
 
 def _subset_psnr(method: dict, suffix: str) -> float:
@@ -67,14 +62,14 @@ def summarise(results: dict[int, dict], seconds: dict[int, float], budget: Budge
     for key in keys:
         psnrs = [methods[s][key]["psnr"] for s in seeds]
         ssims = [methods[s][key]["ssim"] for s in seeds]
-        lines.append(f"| {methods[seeds[0]][key]['label']} | {_mean_std(psnrs, 2)} | {_mean_std(gains(key), 2, '+')}"
-                     f" | {_mean_std(ssims, 3)} | " + ", ".join(f"{v:+.2f}" for v in gains(key)) + " |")
+        lines.append(f"| {methods[seeds[0]][key]['label']} | {mean_std(psnrs, 2)} | {mean_std(gains(key), 2, '+')}"
+                     f" | {mean_std(ssims, 3)} | " + ", ".join(f"{v:+.2f}" for v in gains(key)) + " |")
     lines += ["", "| Claim (paired by seed) | PSNR difference | seeds where it holds |", "|---|---|---|"]
     for claim, better, worse, margin in CLAIMS:
         if better not in keys or worse not in keys:
             continue
         diffs = [methods[s][better]["psnr"] - methods[s][worse]["psnr"] for s in seeds]
-        lines.append(f"| {claim} | {_mean_std(diffs, 2, '+')} dB | {sum(d > margin for d in diffs)} of {len(diffs)} |")
+        lines.append(f"| {claim} | {mean_std(diffs, 2, '+')} dB | {sum(d > margin for d in diffs)} of {len(diffs)} |")
     lines += ["", f"Seed spread (std over seeds) of each method's gain over bicubic: on all {pairs} validation pairs "
               f"and on the {FIRST_DRAW} pairs alone (one degradation draw per photo, the old validation set).", "",
               f"| Method | std, {pairs} pairs | std, {FIRST_DRAW} pairs |", "|---|---|---|"]
@@ -86,12 +81,12 @@ def summarise(results: dict[int, dict], seconds: dict[int, float], budget: Budge
               "|---|" + "---|" * len(sigmas)]
     for label in results[seeds[0]]["robustness"]["psnr"]:
         curves = [results[s]["robustness"]["psnr"][label] for s in seeds]
-        lines.append(f"| {label} | " + " | ".join(_mean_std([c[i] for c in curves], 2)
+        lines.append(f"| {label} | " + " | ".join(mean_std([c[i] for c in curves], 2)
                                                   for i in range(len(sigmas))) + " |")
     figures = (("rho", 2), ("noise_ratio", 2), ("patch_distance", 3), ("psnr_vs_bicubic", 2), ("color_l1", 4))
     lines += ["", "| Generator | " + " | ".join(name for name, _ in figures) + " |", "|---|" + "---|" * len(figures)]
     for key, first in results[seeds[0]]["generators"]["rows"].items():
-        cells = [_mean_std([results[s]["generators"]["rows"][key][name] for s in seeds], digits)
+        cells = [mean_std([results[s]["generators"]["rows"][key][name] for s in seeds], digits)
                  for name, digits in figures]
         lines.append(f"| {first['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@
 Each ``--variant NAME PRESET [KEY=VALUE ...]`` is a stage-1 training of the demo (its data, iterations and seed) with
 those ``--set`` overrides. For each: the scorecard's figures against the real LR and the PSNR, on the demo's validation
 pairs, of the demo's single-generator SR run trained on that generator's LR. It answers "does a more realistic
-generator give a better SR model?" for one seed; rerun with other ``--seed`` values before trusting a difference.
+generator give a better SR model?" for one seed and one task; rerun with other ``--seed`` values, and on other tasks
+(``--degradation``, ``--data-seed``, as ``probdeg demo`` takes them), before trusting a difference.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from probdeg.demo.runner import DemoConfig, DemoRunner
 FIGURES = ("rho", "noise_ratio", "patch_distance", "psnr_vs_bicubic", "color_l1")
 
 
-def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int) -> dict[str, dict[str, float]]:
+def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *, data_seed: int = 0,
+          degradation: str | None = None) -> dict[str, dict[str, float]]:
     """Train, score and SR-train every variant (finished stages in ``out`` are reused).
 
     Returns:
         Per variant key: the scorecard figures, ``sr_psnr`` and the generator's training ``seconds``.
     """
     from probdeg.integrations.basicsr import resolve_arch
+    from probdeg.sample_task import load_true_degradation
     from probdeg.scorecard import score_generators
     from probdeg.scores import evaluate_folders
     from probdeg.sr import sr_folder
 
-    runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=0, progress=False))
+    runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=data_seed, progress=False,
+                                   degradation=load_true_degradation(degradation)))
     runner.total = 1 + 3 * len(variants)
     data = runner.data()
     generators = runner.stage1(data, variants)
@@ -61,7 +65,8 @@ def table(results: dict[str, dict[str, float]]) -> str:
     header = ["variant", *FIGURES, "sr_psnr", "seconds"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, figures in results.items():
-        lines.append("| " + " | ".join([key] + [f"{figures[name]:.4g}" for name in header[1:]]) + " |")
+        cells = ["-" if figures[name] is None else f"{figures[name]:.4g}" for name in header[1:]]
+        lines.append("| " + " | ".join([key, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -71,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="a stage-1 variant: its name, a tiny preset and --set overrides")
     parser.add_argument("--out", default="studies/out/stage1_probe")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the task's degradation")
+    parser.add_argument("--degradation", default=None, metavar="SPEC", help="the task's degradation (probdeg demo's)")
     parser.add_argument("--budget", default="full", help=f"{', '.join(BUDGETS)} or STAGE1,STAGE2 iterations")
     args = parser.parse_args(argv)
     if any(len(v) < 2 for v in args.variant):
         parser.error("--variant needs a NAME and a PRESET")
     variants = [GeneratorRun(name, name, preset, overrides=tuple(sets)) for name, preset, *sets in args.variant]
     budget = Budget.parse(args.budget)
-    results = probe(Path(args.out), variants, budget, args.seed)
+    results = probe(Path(args.out), variants, budget, args.seed, data_seed=args.data_seed,
+                    degradation=args.degradation)
     Path(args.out, "probe.json").write_text(json.dumps(results, indent=1))
     print(table(results))
     return 0

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
+from typing import Optional
 
 from probdeg.demo.plan import BUDGETS, Budget
 
@@ -31,3 +33,11 @@ def publish(table: str, markdown: str | None) -> None:
     if markdown:
         Path(markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(markdown).write_text(table)
+
+
+def mean_std(values: list[Optional[float]], digits: int, sign: str = "") -> str:
+    """``mean ± std`` over seeds (std 0 for one seed); ``-`` when a seed has no value (a figure that does not apply)."""
+    if any(v is None for v in values):
+        return "-"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):{sign}.{digits}f} ± {std:.{digits}f}"
