@@ -6,6 +6,7 @@ term is off here, since LPIPS weights are not available offline; everything else
 
     python benchmarks/bench_stage1.py                    # CPU, 3 timed iterations each
     python benchmarks/bench_stage1.py --device cuda --iters 20
+    python benchmarks/bench_stage1.py --malloc default   # glibc's allocator as it comes (probdeg train tunes it)
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def time_preset(path: Path, device: str, iters: int, warmup: int) -> tuple[float
 
     gpus = 0 if device == "cpu" else 1
     with tempfile.TemporaryDirectory() as root:
-        opt = load_options(path, root=root, overrides=[f"num_gpu={gpus}", "train:perceptual_opt:loss_weight=0"])
+        opt = load_options(path, root=root, overrides=[f"num_gpu={gpus}", "train:perceptual_opt:loss_weight=0",
+                                                        "train:diversity_opt:tau=0.01"], check_files=False)
         opt["is_train"] = True
         model = build_model(opt)
     train = opt["datasets"]["train"]
@@ -60,8 +62,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                        help="tuned: probdeg.runtime.keep_freed_memory(), as probdeg train does (default)")
     args = parser.parse_args()
-    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
+    if args.malloc == "tuned":
+        from probdeg.runtime import keep_freed_memory
+
+        keep_freed_memory()
+    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} malloc={args.malloc} "
           f"(median of {args.iters} iterations, G and D steps)")
     print(f"{'preset':<24}{'s/iter':>10}{'iter/s':>9}{'HR Mpx/s':>10}")
     results = {}
