@@ -135,6 +135,21 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
     assert store.load("a") is None  # a damaged record: the stage runs again
 
 
+def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
+    import probdeg.presets
+    from probdeg.demo.runner import DemoConfig, DemoRunner, _Job
+
+    preset = tmp_path / "preset.yml"
+    preset.write_text("collab: {lambda_ada: 10}\n")
+    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    runner = DemoRunner(DemoConfig(out=tmp_path / "out"))
+    job = _Job("sr_x", "tiny/x", ["name=x"], [], "stage 2: x", ["net_sr0_latest.pth"], 10)
+    runner.store.finish(job.key, runner._config(job), 1.0, models=[])
+    assert runner.store.finished(job.key, runner._config(job)) is not None
+    preset.write_text("collab: {lambda_ada: 1}\n")  # a new probdeg with another preset: same name, other text
+    assert runner.store.finished(job.key, runner._config(job)) is None
+
+
 def test_budgets_parse_by_name_or_iterations():
     assert Budget.parse("quick") == BUDGETS["quick"] and Budget.parse("full").folder == "full"
     custom = Budget.parse("30,40")

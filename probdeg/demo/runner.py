@@ -7,6 +7,7 @@ last training state (see :mod:`probdeg.demo.stages`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -232,7 +233,11 @@ class DemoRunner:
         return None
 
     def _config(self, job: _Job) -> dict[str, Any]:
-        return {"preset": job.preset, "overrides": job.overrides,
+        from ..presets import preset_path
+
+        # The preset's text too: a changed preset (a new probdeg) retrains instead of reusing a stale stage.
+        text = preset_path(job.preset).read_bytes()
+        return {"preset": job.preset, "preset_sha1": hashlib.sha1(text).hexdigest(), "overrides": job.overrides,
                 "upstream": {k: self.records[k]["run_id"] for k in job.upstream}}
 
     def _finish(self, job: _Job, seconds: float) -> dict[str, Any]:
