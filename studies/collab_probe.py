@@ -20,6 +20,8 @@ import json
 import sys
 from pathlib import Path
 
+from study_cli import validation_scores
+
 from probdeg.demo.plan import TRUE, Budget, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
 
@@ -48,10 +50,8 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
     Returns:
         Per variant key: ``psnr``, ``gain`` over bicubic upscaling, ``residual`` (see the module doc), ``seconds``.
     """
-    from probdeg.integrations.basicsr import resolve_arch
     from probdeg.sample_task import load_true_degradation
     from probdeg.scores import evaluate_folders
-    from probdeg.sr import sr_folder
 
     if not (out / "sr" / "bicubic").is_dir():
         raise FileNotFoundError(f"{out}: not the folder of a finished probdeg demo (no sr/bicubic); run "
@@ -63,17 +63,12 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
     synthetic = runner.synthesise(data, runner.stage1(data), oracle=True)
     runner.stage2(data, synthetic, variants)
 
-    def score(folder: Path) -> float:
-        return evaluate_folders(folder, data.val_hr, crop_border=4, lpips=False).mean["psnr"]
-
-    reference = score(runner.out / "sr" / "bicubic")  # the demo's bicubic upscaling of the validation LR
+    # The demo's bicubic upscaling of the validation LR.
+    reference = evaluate_folders(runner.out / "sr" / "bicubic", data.val_hr, crop_border=4, lpips=False).mean["psnr"]
     results = {}
     for run in variants:
         sr_dir = runner.out / "probe" / run.key
-        if not sr_dir.is_dir():
-            sr_folder(runner.records[f"sr_{run.key}"]["models"], data.val_lr, sr_dir, progress=False,
-                      resolve=resolve_arch)
-        psnr = score(sr_dir)
+        psnr = validation_scores(runner.records[f"sr_{run.key}"]["models"], data, sr_dir).mean["psnr"]
         results[run.key] = {"psnr": psnr, "gain": psnr - reference,
                             "residual": residual_to_nearest(sr_dir, data.val_lr),
                             "seconds": runner.records[f"sr_{run.key}"]["seconds"]}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from study_cli import mean_std, parse_study_args, publish
+from study_cli import mean_std, parse_study_args, publish, validation_scores
 
 from probdeg.demo.plan import GENERATORS, SYNTHETIC_SAMPLES, Budget, GeneratorRun, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
@@ -69,10 +69,7 @@ def noisy_bicubic_samples(train_hr: Path, folder: Path, noise: float, *, seed: i
 
 def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, float]]:
     """Train what the seed's folder lacks, then the figures of every row (see the module doc)."""
-    from probdeg.integrations.basicsr import resolve_arch
     from probdeg.scorecard import score_generators, write_scorecard
-    from probdeg.scores import evaluate_folders
-    from probdeg.sr import sr_folder
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=0, progress=False))
     runner.total = 1 + 2 * (len(GENERATORS) + len(EXTRA_GENERATORS)) + 1 + 3 + len(EXTRA_SR)  # data, G + LR, noisy, SR
@@ -94,11 +91,8 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     keys = ["bicubic", NOISY_BICUBIC] + [run.key for run in runs]
     for key, row in zip(keys, card.rows):
         sr_run = ROWS[key][1]
-        sr_dir = runner.out / "sr" / f"study_{sr_run}"
-        if not sr_dir.is_dir():
-            sr_folder(runner.records[f"sr_{sr_run}"]["models"], data.val_lr, sr_dir, progress=False,
-                      resolve=resolve_arch)
-        evaluation = evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False)
+        evaluation = validation_scores(runner.records[f"sr_{sr_run}"]["models"], data,
+                                       runner.out / "sr" / f"study_{sr_run}")
         figures[key] = {**{name: getattr(row, name) for name, _, _ in FIGURES}, "sr_psnr": evaluation.mean["psnr"]}
     return figures
 

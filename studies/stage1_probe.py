@@ -19,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+from study_cli import validation_scores
+
 from probdeg.demo.plan import BUDGETS, Budget, GeneratorRun, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
 
@@ -32,11 +34,8 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
     Returns:
         Per variant key: the scorecard figures, ``sr_psnr`` and the generator's training ``seconds``.
     """
-    from probdeg.integrations.basicsr import resolve_arch
     from probdeg.sample_task import load_true_degradation
     from probdeg.scorecard import score_generators
-    from probdeg.scores import evaluate_folders
-    from probdeg.sr import sr_folder
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=data_seed, progress=False,
                                    degradation=load_true_degradation(degradation)))
@@ -50,11 +49,8 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
                                     for run in variants])
     results = {}
     for run, row in zip(variants, card.rows[2:]):  # rows 0 and 1: the bicubic references
-        sr_dir = runner.out / "sr" / f"probe_{run.key}"
-        if not sr_dir.is_dir():
-            sr_folder(runner.records[f"sr_probe_{run.key}"]["models"], data.val_lr, sr_dir, progress=False,
-                      resolve=resolve_arch)
-        psnr = evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False).mean["psnr"]
+        psnr = validation_scores(runner.records[f"sr_probe_{run.key}"]["models"], data,
+                                 runner.out / "sr" / f"probe_{run.key}").mean["psnr"]
         results[run.key] = {**{name: getattr(row, name) for name in FIGURES}, "sr_psnr": psnr,
                             "seconds": runner.records[f"g_{run.key}"]["seconds"]}
     return results
