@@ -21,6 +21,7 @@ def _model(tmp_path: Path, gan_type: str = "vanilla"):
     opt["network_g"]["net"].update(num_feat=8, num_blocks=2)
     opt["network_d"]["num_feat"] = 8
     opt["train"]["gan_opt"]["gan_type"] = gan_type
+    opt["train"]["optim_g"].update(lr=1e-4, injection_lr=1e-3)  # the test checks the mechanism, not the preset
     opt["train"]["diversity_opt"]["tau"] = 0.02  # given: no real LR folder to estimate it from
     path = tmp_path / "opt.yml"
     path.write_text(yaml.safe_dump(opt))

@@ -19,7 +19,7 @@ TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny"
 ITERATIONS = 4
 # DDP averages the ranks' gradients in another order than one process sums the batch: float32 rounding, ~1e-8 on
 # the weights after 4 Adam steps (measured: 1.5e-8). 1e-5 leaves room for other BLAS builds and still catches a
-# real mismatch (another batch, unsynchronised gradients: >= 1e-4, one Adam step being ~lr = 1e-4).
+# real mismatch (another batch, unsynchronised gradients: >= 1e-4, one Adam step being ~lr, 1e-4 or more).
 TOLERANCE = 1e-5
 
 
