@@ -1,4 +1,4 @@
-"""Do the generators really sample, and does it help SR? The diversity term against the released recipe, 3 seeds.
+"""Do the generators really sample, and does it help SR? With and without the diversity term, 3 seeds.
 
     python studies/generator_study.py --seeds 0 1 2 --out studies/out/mini_mssr \
         --markdown studies/out/generator_study.md
@@ -6,10 +6,11 @@
 Per training seed, on the demo's folder of that seed (``studies/mini_mssr.py`` makes it; anything missing is trained
 here, finished stages are reused): the demo's generators (DeResnet deterministic, probabilistic DeResnet and HAN,
 both with the diversity term as the tiny presets have it), the two probabilistic ones once more without the term
-(the released recipe), and two reference degradations: bicubic downscaling, and bicubic plus white Gaussian noise at
-the real LR's estimated level. For each: the scorecard's figures (``probdeg score-generator``: rho, the noise level
-over the real LR's, the patch distance to the real LR, content fidelity) and the PSNR of one SR net trained on its LR
-alone (the demo's single-generator SR run, same budget), scored on the validation pairs.
+(the released losses, the tiny presets' learning rates), and two reference degradations: bicubic downscaling, and
+bicubic plus white Gaussian noise at the real LR's estimated level. For each: the scorecard's figures
+(``probdeg score-generator``: rho, the noise level over the real LR's, the patch distance to the real LR, content
+fidelity) and the PSNR of one SR net trained on its LR alone (the demo's single-generator SR run, same budget),
+scored on the validation pairs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from probdeg.demo.runner import DemoConfig, DemoRunner
 
 NO_DIVERSITY = ("train:diversity_opt:loss_weight=0",)
 EXTRA_GENERATORS = (
-    GeneratorRun("deresnet_prob_nodiv", "Probabilistic DeResnet, released recipe", "tiny/deg_deresnet_prob",
+    GeneratorRun("deresnet_prob_nodiv", "Probabilistic DeResnet, no diversity term", "tiny/deg_deresnet_prob",
                  overrides=NO_DIVERSITY),
-    GeneratorRun("han_prob_nodiv", "Probabilistic HAN, released recipe", "tiny/deg_han_prob", overrides=NO_DIVERSITY),
+    GeneratorRun("han_prob_nodiv", "Probabilistic HAN, no diversity term", "tiny/deg_han_prob", overrides=NO_DIVERSITY),
 )
 NOISY_BICUBIC = "bicubic_noise"
 # Row key -> (label, the SR run trained on its LR alone).
@@ -34,9 +35,9 @@ ROWS = {
     "bicubic": ("Bicubic", "bicubic_lr"),
     NOISY_BICUBIC: ("Bicubic + noise at the real LR's level", "single_bicubic_noise"),
     "deresnet_det": ("DeResnet (deterministic)", "single_det"),
-    "deresnet_prob_nodiv": ("Probabilistic DeResnet, released recipe", "single_prob_nodiv"),
+    "deresnet_prob_nodiv": ("Probabilistic DeResnet, no diversity term", "single_prob_nodiv"),
     "deresnet_prob": ("Probabilistic DeResnet + diversity term", "single_prob"),
-    "han_prob_nodiv": ("Probabilistic HAN, released recipe", "single_han_nodiv"),
+    "han_prob_nodiv": ("Probabilistic HAN, no diversity term", "single_han_nodiv"),
     "han_prob": ("Probabilistic HAN + diversity term", "single_han"),
 }
 EXTRA_SR = (
