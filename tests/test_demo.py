@@ -56,6 +56,7 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     assert table3[0][2:] == [label for _, label in TABLE3[1]]
     assert [r[1] for r in table3[1:]] == ["PSNR", "vs bicubic", "SSIM"]
     assert md.splitlines()[2].startswith("On this task MSSR reaches")  # the report leads with what the run shows
+    assert md.splitlines()[4].startswith("A short run: 3 iterations per generator and 3 per SR net")
     # The robustness table: one line per sigma, one column per method.
     sweep = _md_tables(md[md.index("Robustness to LR noise"):])[0]
     assert sweep[0] == ["sigma"] + [row.label for row in ROWS] and [r[0] for r in sweep[1:]] == ["0", "5", "10", "15"]
@@ -73,6 +74,16 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     for key in [f"g_{g.key}" for g in GENERATORS] + [f"sr_{r.key}" for r in SR_RUNS]:
         assert f"# {key}:" in md and f"name=demo_{key}" in md
     assert md.count("probdeg train -opt") == len(GENERATORS) + len(SR_RUNS)
+
+
+def test_only_a_budget_below_the_full_one_is_called_a_short_run():
+    from probdeg.demo.report import short_run_note
+
+    assert short_run_note(BUDGETS["full"]) is None and short_run_note(Budget("custom", 2000, 3000)) is None
+    for budget in (BUDGETS["quick"], Budget("custom", 800, 1000), Budget("custom", 400, 1500)):
+        note = short_run_note(budget)
+        assert note.startswith(f"A short run: {budget.stage1_iters} iterations per generator and "
+                               f"{budget.stage2_iters} per SR net")
 
 
 @pytest.mark.slow

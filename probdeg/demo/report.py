@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..io import atomic_path
-from .plan import GENERATORS, TABLE1, TABLE2, TABLE3, Budget
+from .plan import BUDGETS, GENERATORS, TABLE1, TABLE2, TABLE3, Budget
 
 Block = tuple  # ("h", level, text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("img", path, alt)
 #              | ("code", text)
@@ -43,6 +43,18 @@ def lead_sentence(methods: dict[str, dict[str, Any]]) -> str:
         text += (f"; the oracle, trained on the true degradation, reaches {methods['oracle']['psnr']:.2f} dB "
                  f"({_above_below(methods['oracle']['psnr'] - bicubic['psnr'])} bicubic upscaling)")
     return text + "."
+
+
+def short_run_note(budget: Budget) -> Optional[str]:
+    """A warning for a budget below the full one, whose SR nets are far from trained; None for the full budget."""
+    full = BUDGETS["full"]
+    if budget.stage1_iters >= full.stage1_iters and budget.stage2_iters >= full.stage2_iters:
+        return None
+    return (f"A short run: {budget.stage1_iters} iterations per generator and {budget.stage2_iters} per SR net "
+            f"(the full budget: {full.stage1_iters} and {full.stage2_iters}). That checks the pipeline, not the "
+            "methods: their SR nets are far from trained (at the quick budget even the oracle does not beat bicubic "
+            "upscaling, and MSSR collapses towards nearest upsampling). Run probdeg demo without --quick or --iters "
+            "for the figures docs/RESULTS.md reports.")
 
 
 def _comparison_table(scores: dict[str, dict[str, Any]], dataset: str) -> Block:
@@ -79,6 +91,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
     blocks: list[Block] = [
         ("h", 1, "probdeg demo: MSSR at CPU scale"),
         ("p", lead_sentence(methods)),
+        *([("p", note)] if (note := short_run_note(budget)) else []),
         ("p", f"Three degradation generators (stage 1) learned the real LR images' degradation from unpaired data; "
               f"their LR samples of the training HR images were written once; then {len(trainings) - 3} SR "
               "trainings (stage 2) ran from random weights through probdeg's tiny BasicSR presets (a compact SR net, "
