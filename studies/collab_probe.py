@@ -20,10 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-from study_cli import validation_scores
-
 from probdeg.demo.plan import TRUE, Budget, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
+from probdeg.demo.scoring import score_models
 
 SOURCES = {"both": (("deresnet_prob",), ("han_prob",)), "true": ((TRUE,), (TRUE,))}
 
@@ -68,7 +67,7 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
     results = {}
     for run in variants:
         sr_dir = runner.out / "probe" / run.key
-        psnr = validation_scores(runner.records[f"sr_{run.key}"]["models"], data, sr_dir).mean["psnr"]
+        psnr = score_models(runner.records[f"sr_{run.key}"]["models"], data, sr_dir).mean["psnr"]
         results[run.key] = {"psnr": psnr, "gain": psnr - reference,
                             "residual": residual_to_nearest(sr_dir, data.val_lr),
                             "seconds": runner.records[f"sr_{run.key}"]["seconds"]}

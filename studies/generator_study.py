@@ -18,10 +18,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from study_cli import mean_std, parse_study_args, publish, validation_scores
+from study_cli import mean_std, parse_study_args, publish
 
 from probdeg.demo.plan import GENERATORS, SYNTHETIC_SAMPLES, Budget, GeneratorRun, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
+from probdeg.demo.scoring import score_models
 
 NO_DIVERSITY = ("train:diversity_opt:loss_weight=0",)
 EXTRA_GENERATORS = (
@@ -92,7 +93,7 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     keys = ["bicubic", NOISY_BICUBIC] + [run.key for run in runs]
     for key, row in zip(keys, card.rows):
         sr_run = ROWS[key][1]
-        evaluation = validation_scores(runner.records[f"sr_{sr_run}"]["models"], data,
+        evaluation = score_models(runner.records[f"sr_{sr_run}"]["models"], data,
                                        runner.out / "sr" / f"study_{sr_run}")
         figures[key] = {**{name: getattr(row, name) for name, _, _ in FIGURES}, "sr_psnr": evaluation.mean["psnr"]}
     return figures

@@ -19,10 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from study_cli import validation_scores
-
 from probdeg.demo.plan import BUDGETS, Budget, GeneratorRun, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
+from probdeg.demo.scoring import score_models
 
 FIGURES = ("rho", "noise_ratio", "patch_distance", "psnr_vs_bicubic", "color_l1")
 
@@ -49,7 +48,7 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
                                     for run in variants])
     results = {}
     for run, row in zip(variants, card.rows[2:]):  # rows 0 and 1: the bicubic references
-        psnr = validation_scores(runner.records[f"sr_probe_{run.key}"]["models"], data,
+        psnr = score_models(runner.records[f"sr_probe_{run.key}"]["models"], data,
                                  runner.out / "sr" / f"probe_{run.key}").mean["psnr"]
         results[run.key] = {**{name: getattr(row, name) for name in FIGURES}, "sr_psnr": psnr,
                             "seconds": runner.records[f"g_{run.key}"]["seconds"]}

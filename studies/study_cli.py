@@ -6,13 +6,9 @@ from __future__ import annotations
 import argparse
 import statistics
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from probdeg.demo.plan import BUDGETS, Budget
-from probdeg.demo.task import DemoData
-
-if TYPE_CHECKING:
-    from probdeg.scores import Evaluation
 
 
 def parse_study_args(doc: str, argv: list[str] | None, *, out_help: str) -> tuple[argparse.Namespace, Budget, Path]:
@@ -46,14 +42,3 @@ def mean_std(values: list[Optional[float]], digits: int, sign: str = "") -> str:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.fmean(values):{sign}.{digits}f} ± {std:.{digits}f}"
 
-
-def validation_scores(models: list[str], data: DemoData, sr_dir: Path) -> Evaluation:
-    """Super-resolve the validation LR of a demo's ``data`` with ``models`` (their ensemble) into ``sr_dir`` and score
-    it against the validation HR (PSNR / SSIM, 4-pixel border). The images are always made from these checkpoints
-    (a few images: seconds), so a retrained run is never scored on a stale folder."""
-    from probdeg.integrations.basicsr import resolve_arch
-    from probdeg.scores import evaluate_folders
-    from probdeg.sr import sr_folder
-
-    sr_folder(models, data.val_lr, sr_dir, progress=False, resolve=resolve_arch, overwrite=True)
-    return evaluate_folders(sr_dir, data.val_hr, crop_border=4, lpips=False)

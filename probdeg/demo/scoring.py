@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,9 @@ from ..scores import evaluate_folders
 from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
 from .task import SCALE, DemoData
+
+if TYPE_CHECKING:
+    from ..scores import Evaluation
 
 SIGMAS = (0.0, 5.0, 10.0, 15.0)  # LR noise of the robustness sweep, 8-bit units (MSSR's Figure 7)
 GENERATOR_SAMPLES = 4
@@ -60,6 +63,20 @@ def _bicubic_folder(lr_dir: Path, out_dir: Path) -> None:
         write_image(out_dir / path.relative_to(lr_dir).with_suffix(".png"), sr)
 
 
+def _evaluate(sr_dir: Path, data: DemoData) -> Evaluation:
+    return evaluate_folders(sr_dir, data.val_hr, crop_border=CROP_BORDER, lpips=False)
+
+
+def score_models(models: list[str], data: DemoData, sr_dir: Path) -> Evaluation:
+    """Super-resolve the validation LR with ``models`` (their ensemble) into a fresh ``sr_dir`` and score it against
+    the validation HR (PSNR / SSIM, :data:`CROP_BORDER`). The folder is remade every time: the models may have been
+    retrained since it was written."""
+    if sr_dir.exists():
+        shutil.rmtree(sr_dir)
+    sr_folder(models, data.val_lr, sr_dir, progress=False, resolve=resolve_arch)
+    return _evaluate(sr_dir, data)
+
+
 def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *,
                   progress: bool) -> dict[str, dict[str, Any]]:
     """Super-resolve the validation LR with every row's model(s) into ``out/sr/<row>`` and score against the GT.
@@ -72,17 +89,17 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     scores = {}
     for row in progress_bar(present_rows(records), desc="score", unit="method", enabled=progress):
         sr_dir = out / "sr" / row.key
-        if sr_dir.exists():
-            shutil.rmtree(sr_dir)  # the models may have been retrained since
         models = row_models(row, records)
         if models:
-            sr_folder(models, data.val_lr, sr_dir, progress=False, resolve=resolve_arch)
+            evaluation = score_models(models, data, sr_dir)
             commands = [_quote(["probdeg", "sr", "--model", ",".join(models), "--input", data.val_lr,
                                 "--output", sr_dir])]
         else:
+            if sr_dir.exists():
+                shutil.rmtree(sr_dir)
             _bicubic_folder(data.val_lr, sr_dir)
+            evaluation = _evaluate(sr_dir, data)
             commands = ["(bicubic: torch.nn.functional.interpolate, mode='bicubic', align_corners=False)"]
-        evaluation = evaluate_folders(sr_dir, data.val_hr, crop_border=CROP_BORDER, lpips=False)
         if not evaluation.complete:
             raise ValueError(f"scoring {row.label}: " + "; ".join(evaluation.matching.problems("SR")
                                                                    + evaluation.failures))
