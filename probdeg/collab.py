@@ -27,21 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def linear_ramp(start: float = 0.0) -> Callable[[int, int], float]:
-    """r(p, P) of Eq. 4: 0 until ``start * P``, then linear to 1 at P. ``start = 0`` is the paper's p / P.
-
-    A later start keeps the pseudo-label term off until models trained from random weights have learned a residual:
-    pulled together earlier, they agree by dropping it (docs/RESULTS.md, investigation 4).
-    """
-    if not 0.0 <= start < 1.0:
-        raise ValueError(f"the ramp's start must be a fraction of P in [0, 1), got {start!r}")
-
-    def ramp(progress: int, total: int) -> float:
-        return min(max((progress / total - start) / (1.0 - start), 0.0), 1.0)
-
-    return ramp
-
-
 @dataclass(frozen=True)
 class CollabWeights:
     """Loss weights and schedule of Eq. 4.
@@ -58,7 +43,7 @@ class CollabWeights:
     col: float = 0.01
     ada: float = 10.0
     clamp: bool = False
-    ramp: Callable[[int, int], float] = linear_ramp()
+    ramp: Callable[[int, int], float] = lambda p, total: min(max(p / total, 0.0), 1.0)
 
     @classmethod
     def released(cls) -> CollabWeights:

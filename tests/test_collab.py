@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from probdeg.collab import CollabWeights, collaborative_losses, collaborative_step, ensemble, linear_ramp
+from probdeg.collab import CollabWeights, collaborative_losses, collaborative_step, ensemble
 
 
 def tiny_sr(seed: int) -> nn.Module:
@@ -140,17 +140,3 @@ def test_without_the_consistency_term_each_model_runs_on_its_own_domain_with_the
         grads.append([p.grad.clone() for m in models for p in m.parameters()])
         assert calls == ([4, 4] if skip else [6, 6])  # [own, real] instead of [x~_1, x~_2, real]
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
-
-
-def test_a_delayed_ramp_keeps_the_pseudo_label_term_off_until_its_start():
-    ramp = linear_ramp(0.5)
-    assert [ramp(p, 100) for p in (0, 50, 75, 100, 150)] == [0.0, 0.0, 0.5, 1.0, 1.0]
-    assert linear_ramp()(25, 100) == 0.25  # the paper's r = p / P
-    models = [tiny_sr(i) for i in range(2)]
-    hr, synthetic, real = batches(2)
-    delayed = CollabWeights(ramp=ramp)
-    early = collaborative_losses(models, synthetic, hr, real, progress=40, total=100, weights=delayed)
-    assert early.ramp == 0.0 and all(a > 0 for a in early.ada)  # the term is computed, but weighs nothing
-    torch.testing.assert_close(torch.stack(early.total), torch.stack(early.sup) + 0.01 * torch.stack(early.col))
-    with pytest.raises(ValueError, match=r"fraction of P in \[0, 1\)"):
-        linear_ramp(1.0)

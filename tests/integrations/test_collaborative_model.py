@@ -173,13 +173,3 @@ def test_offline_folders_from_probdeg_degrade_mix_with_on_the_fly_synthesis(work
     assert torch.equal(model._synthesise(model.sources[0]), batch["lr_deresnet"])
     model.optimize_parameters(1)
     assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
-
-
-def test_ada_start_delays_the_pseudo_label_ramp_and_is_checked(workspace):
-    opt = _opt(workspace)
-    opt["collab"]["ada_start"] = 0.5
-    model = build_model(opt)
-    assert [model.weights.ramp(p, model.total_progress) for p in (40, 75, 100)] == [0.0, 0.5, 1.0]
-    opt["collab"]["ada_start"] = 1.0
-    with pytest.raises(ValueError, match="ada_start"):
-        build_model(opt)

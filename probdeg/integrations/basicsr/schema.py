@@ -241,8 +241,6 @@ class CollabOptions(Section):
                                convert=float)
     total_progress: Optional[int] = option(None, optional(POSITIVE), "P of r = p / P (default: train:total_iter)",
                                            convert=int)
-    ada_start: float = option(0.0, number(minimum=0, below=1), "fraction of P before r starts rising (0: r = p / P)",
-                              convert=float)
     clamp: bool = option(False, boolean, "clamp outputs to [0, 1] before the losses (the released code does)")
     use_real_lr: bool = option(True, boolean, "the pseudo-label term on real LR (false: synthetic domain only)")
 

@@ -29,7 +29,7 @@ from basicsr.metrics import calculate_psnr, calculate_ssim
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from ....checkpoint import load_network
-from ....collab import CollabWeights, collaborative_step, linear_ramp
+from ....collab import CollabWeights, collaborative_step
 from ..archs import build_network, resolve_arch
 from ..datasets import matlab_bicubic
 from ..schema import CollabOptions, ValOptions
@@ -100,7 +100,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
             net.train()
         collab = CollabOptions.read(self.opt.get("collab"), "collab")
         self.weights = CollabWeights(sup=collab.lambda_sup, col=collab.lambda_col, ada=collab.lambda_ada,
-                                     clamp=collab.clamp, ramp=linear_ramp(collab.ada_start))
+                                     clamp=collab.clamp)
         self.total_progress = collab.total_progress or int(train_opt["total_iter"])
         self.use_real_lr = collab.use_real_lr
         self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
