@@ -121,7 +121,8 @@ def test_ddp_degradation_gan_matches_one_process_at_the_same_global_batch(gan_ru
     g_ddp, g_one = _weights(root, "gan_ddp", "net_g"), _weights(root, "gan_one", "net_g")
     assert _max_difference(g_ddp, g_one) < TOLERANCE
     d_ddp, d_one = _weights(root, "gan_ddp", "net_d"), _weights(root, "gan_one", "net_d")
-    d = FSDiscriminator(num_feat=8)
+    network_d = _gan_options("deg_deresnet_det.yml", ITERATIONS)["network_d"]  # the trained D's filter and width
+    d = FSDiscriminator(**{key: value for key, value in network_d.items() if key != "type"})
     comparable = set(d_ddp) - _gauge_biases(d)
     assert comparable < set(d_ddp) and _max_difference(d_ddp, d_one, comparable) < TOLERANCE
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
