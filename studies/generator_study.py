@@ -94,7 +94,7 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     for key, row in zip(keys, card.rows):
         sr_run = ROWS[key][1]
         evaluation = score_models(runner.records[f"sr_{sr_run}"]["models"], data,
-                                       runner.out / "sr" / f"study_{sr_run}")
+                                  runner.out / "sr" / f"study_{sr_run}")
         figures[key] = {**{name: getattr(row, name) for name, _, _ in FIGURES}, "sr_psnr": evaluation.mean["psnr"]}
     return figures
 

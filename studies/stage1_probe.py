@@ -49,7 +49,7 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
     results = {}
     for run, row in zip(variants, card.rows[2:]):  # rows 0 and 1: the bicubic references
         psnr = score_models(runner.records[f"sr_probe_{run.key}"]["models"], data,
-                                 runner.out / "sr" / f"probe_{run.key}").mean["psnr"]
+                            runner.out / "sr" / f"probe_{run.key}").mean["psnr"]
         results[run.key] = {**{name: getattr(row, name) for name in FIGURES}, "sr_psnr": psnr,
                             "seconds": runner.records[f"g_{run.key}"]["seconds"]}
     return results
