@@ -1,16 +1,19 @@
-"""Probe the collaborative (MSSR) run: retrain it with other settings or other LR, and score each variant.
+"""Probe the stage-2 runs (MSSR first): retrain one with other settings or other LR, and score each variant.
 
     python studies/collab_probe.py --out studies/out/mini_mssr/full/seed0 \
         --variant ada10 both collab:lambda_ada=10 \
-        --variant true_lr true
+        --variant true_lr true \
+        --variant oracle_b8 oracle datasets:train:batch_size_per_gpu=8
 
-Each ``--variant NAME SOURCES [KEY=VALUE ...]`` is the demo's MSSR run (``tiny/mssr``, r = p / P rising to 1, the
-demo's data, iterations and seed) with those ``--set`` overrides, its two models learning from ``SOURCES``: ``both``
-(the probabilistic DeResnet's LR for one, the probabilistic HAN's for the other, as in the demo) or ``true`` (the true
-degradation's LR for both: what MSSR does when the synthetic LR is right). ``--out`` is the folder of a finished
-``probdeg demo`` (pass its ``--seed`` / ``--degradation`` too; its stages are reused). Prints the
-ensemble's PSNR on the validation pairs and its gain over bicubic upscaling, and the mean |residual| of the output
-over nearest-neighbour upsampling of the LR (about 0 means the nets collapsed to their upsampling skip).
+Each ``--variant NAME RUN [KEY=VALUE ...]`` is one of the demo's stage-2 runs (the demo's data, iterations and seed)
+with those ``--set`` overrides. ``RUN`` is ``both`` or ``true`` for the demo's MSSR run (``tiny/mssr``, r = p / P
+rising to 1) with its two models learning from the probabilistic DeResnet's LR and the probabilistic HAN's (``both``,
+as in the demo) or both from the true degradation's LR (``true``: what MSSR does when the synthetic LR is right), or
+the key of any other demo run (``oracle``, ``naive``, ``single_prob``, ...), copied as the demo trains it. ``--out``
+is the folder of a finished ``probdeg demo`` (pass its ``--seed`` / ``--degradation`` too; its stages are reused).
+Prints each variant's PSNR (its ensemble's, for several models) on the validation pairs, its gain over bicubic
+upscaling, and the mean |residual| of the output over nearest-neighbour upsampling of the LR (about 0 means the nets
+collapsed to their upsampling skip).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from probdeg.demo.plan import TRUE, Budget, SRRun
+from probdeg.demo.plan import SR_RUNS, TRUE, Budget, SRRun
 from probdeg.demo.runner import DemoConfig, DemoRunner
 from probdeg.demo.scoring import score_models
 
@@ -76,20 +80,26 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", nargs="+", action="append", required=True, metavar="NAME SOURCES [KEY=VALUE]",
-                        help=f"an MSSR variant: its name, its sources ({', '.join(SOURCES)}) and --set overrides")
+    parser.add_argument("--variant", nargs="+", action="append", required=True, metavar="NAME RUN [KEY=VALUE]",
+                        help="a variant: its name, the run it copies (both, true or a demo run's key) and --set "
+                             "overrides")
     parser.add_argument("--out", required=True, help="a demo's output folder (its finished stages are reused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the task's degradation")
     parser.add_argument("--degradation", default=None, metavar="SPEC", help="the task's degradation (probdeg demo's)")
     parser.add_argument("--budget", default="full", help="full, quick or STAGE1,STAGE2 iterations")
     args = parser.parse_args(argv)
+    runs = {run.key: run for run in SR_RUNS}
     variants = []
     for name, *rest in args.variant:
-        if not rest or rest[0] not in SOURCES:
-            parser.error(f"--variant {name}: give its sources, one of {', '.join(SOURCES)}")
-        variants.append(SRRun(f"probe_{name}", "tiny/mssr", SOURCES[rest[0]], overrides=tuple(rest[1:]),
-                              full_progress=True))
+        if not rest or (rest[0] not in SOURCES and rest[0] not in runs):
+            parser.error(f"--variant {name}: give its run, one of {', '.join([*SOURCES, *runs])}")
+        if rest[0] in SOURCES:
+            variants.append(SRRun(f"probe_{name}", "tiny/mssr", SOURCES[rest[0]], overrides=tuple(rest[1:]),
+                                  full_progress=True))
+        else:
+            run = runs[rest[0]]
+            variants.append(replace(run, key=f"probe_{name}", overrides=run.overrides + tuple(rest[1:])))
     results = probe(Path(args.out), variants, Budget.parse(args.budget), args.seed, data_seed=args.data_seed,
                     degradation=args.degradation)
     Path(args.out, "probe").mkdir(parents=True, exist_ok=True)
