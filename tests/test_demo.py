@@ -157,7 +157,9 @@ def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
     job = _Job("sr_x", "tiny/x", ["name=x"], [], "stage 2: x", ["net_sr0_latest.pth"], 10)
     runner.store.finish(job.key, runner._config(job), 1.0, models=[])
     assert runner.store.finished(job.key, runner._config(job)) is not None
-    preset.write_text("collab: {lambda_ada: 1}\n")  # a new probdeg with another preset: same name, other text
+    preset.write_text("# the paper's weight\ncollab: {lambda_ada: 10}   # a comment changed, not an option\n")
+    assert runner.store.finished(job.key, runner._config(job)) is not None
+    preset.write_text("collab: {lambda_ada: 1}\n")  # a new probdeg with another preset: same name, other options
     assert runner.store.finished(job.key, runner._config(job)) is None
 
 

@@ -233,12 +233,14 @@ class DemoRunner:
         return None
 
     def _config(self, job: _Job) -> dict[str, Any]:
+        from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
-        # The preset's text too: a changed preset (a new probdeg) retrains instead of reusing a stale stage.
-        text = preset_path(job.preset).read_bytes()
-        return {"preset": job.preset, "preset_sha1": hashlib.sha1(text).hexdigest(), "overrides": job.overrides,
-                "upstream": {k: self.records[k]["run_id"] for k in job.upstream}}
+        # The preset's options too: a changed preset (a new probdeg) retrains instead of reusing a stale stage. Parsed,
+        # not the file's text: an edited comment must not throw away finished trainings.
+        options = json.dumps(read_yaml(preset_path(job.preset)), sort_keys=True, default=str)
+        return {"preset": job.preset, "preset_options_sha1": hashlib.sha1(options.encode()).hexdigest(),
+                "overrides": job.overrides, "upstream": {k: self.records[k]["run_id"] for k in job.upstream}}
 
     def _finish(self, job: _Job, seconds: float) -> dict[str, Any]:
         from ..presets import preset_path
