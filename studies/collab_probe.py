@@ -94,12 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, *rest in args.variant:
         if not rest or (rest[0] not in SOURCES and rest[0] not in runs):
             parser.error(f"--variant {name}: give its run, one of {', '.join([*SOURCES, *runs])}")
-        if rest[0] in SOURCES:
-            variants.append(SRRun(f"probe_{name}", "tiny/mssr", SOURCES[rest[0]], overrides=tuple(rest[1:]),
-                                  full_progress=True))
-        else:
-            run = runs[rest[0]]
-            variants.append(replace(run, key=f"probe_{name}", overrides=run.overrides + tuple(rest[1:])))
+        run = runs["mssr"] if rest[0] in SOURCES else runs[rest[0]]
+        variants.append(replace(run, key=f"probe_{name}", sources=SOURCES.get(rest[0], run.sources),
+                                overrides=run.overrides + tuple(rest[1:])))
     results = probe(Path(args.out), variants, Budget.parse(args.budget), args.seed, data_seed=args.data_seed,
                     degradation=args.degradation)
     Path(args.out, "probe").mkdir(parents=True, exist_ok=True)
