@@ -27,7 +27,8 @@ PathLike = Union[str, Path]
 
 
 def save_checkpoint(path: PathLike, net: nn.Module, network_options: Mapping[str, Any],
-                    extra: Optional[Mapping[str, Any]] = None, param_key: str = "params") -> None:
+                    extra: Optional[Mapping[str, Any]] = None, param_key: str = "params",
+                    ema: Optional[nn.Module] = None) -> None:
     """Write ``net``'s weights with the options that rebuild it, atomically (a crash leaves the old file).
 
     Args:
@@ -36,14 +37,22 @@ def save_checkpoint(path: PathLike, net: nn.Module, network_options: Mapping[str
         network_options: ``{type: ..., **kwargs}`` as in the option file.
         extra: more plain values to store under ``probdeg`` (e.g. the training iteration).
         param_key: key of the weights (BasicSR uses ``params`` and ``params_ema``).
+        ema: an averaged copy of ``net``, stored beside it under ``params_ema`` (as BasicSR's SR models do), which
+            :func:`load_network` then prefers.
     """
-    net = getattr(net, "module", net)
-    net = getattr(net, "_orig_mod", net)
-    state = {key: value.detach().cpu() for key, value in net.state_dict().items()}
-    payload = {param_key: state, "probdeg": {"version": __version__, "network": copy.deepcopy(dict(network_options)),
-                                             **dict(extra or {})}}
+    payload = {param_key: _weights(net),
+               "probdeg": {"version": __version__, "network": copy.deepcopy(dict(network_options)),
+                           **dict(extra or {})}}
+    if ema is not None:
+        payload["params_ema"] = _weights(ema)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def _weights(net: nn.Module) -> dict:
+    net = getattr(net, "module", net)
+    net = getattr(net, "_orig_mod", net)
+    return {key: value.detach().cpu() for key, value in net.state_dict().items()}
 
 
 def file_digest(path: PathLike) -> str:

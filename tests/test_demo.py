@@ -163,24 +163,6 @@ def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
     assert runner.store.finished(job.key, runner._config(job)) is None
 
 
-def test_a_run_with_an_ema_is_scored_with_its_ema_weights(tmp_path):
-    from probdeg.demo.runner import DemoConfig, DemoRunner, _Job
-
-    runner = DemoRunner(DemoConfig(out=tmp_path / "out"))
-    models = runner.out / "experiments" / "demo_sr_x" / "models"
-    models.mkdir(parents=True)
-    job = _Job("sr_x", "tiny/sr_bicubic", ["name=x"], [], "stage 2: x", ["net_sr0_latest.pth", "net_sr1_latest.pth"],
-               10)
-    for name in ("net_sr0_latest.pth", "net_sr1_latest.pth"):
-        (models / name).write_bytes(b"raw")
-    assert runner._finish(job, 1.0)["models"] == [str(models / "net_sr0_latest.pth"),
-                                                  str(models / "net_sr1_latest.pth")]
-    for name in ("net_sr0_ema_latest.pth", "net_sr1_ema_latest.pth"):  # train:ema_decay > 0 writes these too
-        (models / name).write_bytes(b"ema")
-    assert runner._finish(job, 1.0)["models"] == [str(models / "net_sr0_ema_latest.pth"),
-                                                  str(models / "net_sr1_ema_latest.pth")]
-
-
 def test_budgets_parse_by_name_or_iterations():
     assert Budget.parse("quick") == BUDGETS["quick"] and Budget.parse("full").folder == "full"
     custom = Budget.parse("30,40")

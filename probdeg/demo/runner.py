@@ -160,13 +160,6 @@ def default_lanes() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _scored_weights(path: Path) -> Path:
-    """The weights a finished training is scored with: its EMA copy (``*_ema_latest.pth``, with ``train:ema_decay``)
-    when it kept one, as BasicSR's own validation does, else ``path``."""
-    ema = path.with_name(path.name.replace("_latest.pth", "_ema_latest.pth"))
-    return ema if ema.is_file() else path
-
-
 @dataclass
 class _Job:
     key: str
@@ -257,7 +250,6 @@ class DemoRunner:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise RuntimeError(f"training {job.key} finished without writing {', '.join(missing)}")
-        paths = [_scored_weights(p) for p in paths]
         return self.store.finish(job.key, self._config(job), seconds,
                                  command=train_command(preset_path(job.preset), self.out, job.overrides),
                                  experiment=str(experiment), models=[str(p) for p in paths])

@@ -12,8 +12,9 @@ from basicsr.data import build_dataloader, build_dataset  # noqa: E402
 from basicsr.models import build_model  # noqa: E402
 
 from probdeg import probabilistic_deresnet  # noqa: E402
-from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from probdeg.checkpoint import load_checkpoint, load_network, save_checkpoint  # noqa: E402
 from probdeg.errors import OptionError
+from probdeg.integrations.basicsr import resolve_arch  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
@@ -105,8 +106,14 @@ def test_lifecycle_build_feed_optimise_save_validate_resume(workspace):
 
     model.save(0, 1)
     models = Path(opt["path"]["models"])
-    for name in ("net_sr0_1.pth", "net_sr1_1.pth", "net_sr0_ema_1.pth", "net_sr1_ema_1.pth"):
-        assert load_checkpoint(models / name)["probdeg"]["network"]["type"] == "RRDBNet"
+    for i, (net, ema) in enumerate(zip(model.nets, model.nets_ema)):
+        path = models / f"net_sr{i}_1.pth"
+        assert load_checkpoint(path)["probdeg"]["network"]["type"] == "RRDBNet"
+        # The EMA copy sits in the same file (BasicSR's params_ema), and what `probdeg sr` loads is the EMA copy.
+        assert any(not torch.equal(a, b) for a, b in zip(net.parameters(), ema.parameters()))
+        loaded = load_network(path, resolve=resolve_arch)
+        assert all(torch.equal(a, b) for a, b in zip(loaded.parameters(), ema.parameters()))
+    assert not list(models.glob("*ema*"))
     state_path = Path(opt["path"]["training_states"]) / "1.state"
     assert state_path.is_file()
 

@@ -70,13 +70,15 @@ class ProbdegBaseModel(BaseModel):
             raise UserError(f"cannot load the weights of {load_path} into {type(self.get_bare_model(net)).__name__}"
                             f" (truncated, not a checkpoint, or of another net?): {reason}") from None
 
-    def save_network(self, net, net_label: str, current_iter: int, param_key: str = "params") -> None:
+    def save_network(self, net, net_label: str, current_iter: int, param_key: str = "params", ema=None) -> None:
+        """BasicSR's saving, atomic and with the options that rebuild the net; ``ema``: its averaged copy, stored in
+        the same file under ``params_ema``."""
         if self.opt.get("rank", 0) != 0:
             return
         name = "latest" if current_iter == -1 else current_iter
         path = os.path.join(self.opt["path"]["models"], f"{net_label}_{name}.pth")
         save_checkpoint(path, self.get_bare_model(net), self.network_options[net_label],
-                        extra={"iter": int(current_iter)}, param_key=param_key)
+                        extra={"iter": int(current_iter)}, param_key=param_key, ema=ema)
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
         if current_iter == -1:

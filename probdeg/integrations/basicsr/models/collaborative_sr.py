@@ -14,7 +14,8 @@ Options (besides BasicSR's usual ones):
 - ``collab``: the losses' weights and schedule, :class:`~probdeg.integrations.basicsr.schema.CollabOptions`.
 - ``path.pretrain_network_sr``: initial weights for every model (BasicSR ``params`` / ``params_ema``), e.g. ESRGAN's
   PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
-- ``train.optim_sr``, ``train.scheduler`` (one per model), ``train.ema_decay``.
+- ``train.optim_sr``, ``train.scheduler`` (one per model), ``train.ema_decay`` (> 0: an averaged copy of each model,
+  validated instead of it and saved in its checkpoint under ``params_ema``, which ``probdeg sr`` then uses).
 """
 
 from __future__ import annotations
@@ -61,13 +62,11 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.ema_decay = ema_decay
         self.nets_ema = [copy.deepcopy(self.get_bare_model(n)).eval().requires_grad_(False) for n in self.nets] \
             if ema_decay > 0 else []
+        resume = opt["path"].get("resume_state")
         for i, ema in enumerate(self.nets_ema):
-            self.network_options[f"net_sr{i}_ema"] = self.network_options[f"net_sr{i}"]
-            resume = opt["path"].get("resume_state")
-            ema_path = os.path.join(opt["path"].get("models", ""), f"net_sr{i}_ema_{Path(resume).stem}.pth") \
-                if resume else None
-            if ema_path and os.path.isfile(ema_path):
-                self.load_network(ema, ema_path, True, "params")
+            if resume:  # the averaged weights sit beside the raw ones, under params_ema
+                self.load_network(ema, os.path.join(opt["path"]["models"], f"net_sr{i}_{Path(resume).stem}.pth"),
+                                  True, "params_ema")
         if self.is_train:
             self.init_training_settings()
 
@@ -232,7 +231,5 @@ class CollaborativeSRModel(ProbdegBaseModel):
 
     def save(self, epoch: int, current_iter: int) -> None:
         for i, net in enumerate(self.nets):
-            self.save_network(net, f"net_sr{i}", current_iter)
-            if self.nets_ema:
-                self.save_network(self.nets_ema[i], f"net_sr{i}_ema", current_iter)
+            self.save_network(net, f"net_sr{i}", current_iter, ema=self.nets_ema[i] if self.nets_ema else None)
         self.save_training_state(epoch, current_iter)
