@@ -88,8 +88,6 @@ class SRRun:
         overrides: further ``--set`` overrides.
         num_models: K, when it differs from the preset's.
         hr_from_lr: train on the real LR images as HR (SimUSR).
-        full_progress: ``collab:total_progress`` = the iterations, so the pseudo-label weight r = p / P rises from 0
-            to 1 over the run, as in the paper.
     """
 
     key: str
@@ -98,7 +96,6 @@ class SRRun:
     overrides: tuple[str, ...] = ()
     num_models: Optional[int] = None
     hr_from_lr: bool = False
-    full_progress: bool = False
 
     @property
     def oracle(self) -> bool:
@@ -114,7 +111,7 @@ SR_RUNS = (
     # its ensemble (the paper's control that CL's gain is not the ensemble's).
     SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("collab:lambda_col=0",), num_models=2),
     SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",))),
-    SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",)), full_progress=True),
+    SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",))),
     SRRun("simusr", "tiny/simusr", None, hr_from_lr=True),
     # A diagnostic only a synthetic task allows: the same SR training on LR made by the true degradation.
     SRRun("oracle", "tiny/sr_single_prob", ((TRUE,),)),

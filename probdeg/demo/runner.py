@@ -113,8 +113,6 @@ def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: 
         used = sorted({k for keys in run.sources for k in keys})
         overrides += [f"datasets:train:synthetic_lr={json.dumps({k: str(synthetic[k]) for k in used})}",
                       f"degradations={json.dumps([source(keys) for keys in run.sources])}"]
-    if run.full_progress:
-        overrides.append(f"collab:total_progress={iters}")
     if run.num_models is not None:
         overrides.append(f"num_models={run.num_models}")
     return overrides + list(run.overrides)
