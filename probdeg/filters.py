@@ -117,6 +117,10 @@ class _SpatialFilter(nn.Module):
     def _blur(self, x: Tensor) -> Tensor:
         k = self.kernel_size
         pad = k // 2 if self.padding == "same" else 0
+        if not pad and k > 1 and min(x.shape[-2:]) < k:
+            raise ValueError(f"a {k}x{k} {self.kind!r} filter with padding='valid' needs images of at least {k} px a "
+                             f"side, got {tuple(x.shape[-2:])}: use larger crops (an LR crop is the HR crop_size / "
+                             f"scale) or a smaller kernel_size (network_d:kernel_size)")
         if self.kind == "avg_pool":
             # count_include_pad=False as in DASR: border pixels average only the pixels inside the image.
             return F.avg_pool2d(x, k, stride=1, padding=pad, count_include_pad=False)

@@ -57,6 +57,12 @@ class TestGaussianKernel:
 
 
 class TestHighLowPass:
+    def test_a_valid_filter_wider_than_the_image_says_what_it_needs(self):
+        with pytest.raises(ValueError, match=r"9x9 'gau' filter .* at least 9 px a side, got \(8, 8\)"):
+            LowPass("gau", kernel_size=9, padding="valid")(torch.rand(1, 3, 8, 8))
+        assert LowPass("gau", kernel_size=9, padding="valid")(torch.rand(1, 3, 9, 10)).shape[-2:] == (1, 2)
+        assert LowPass("gau", kernel_size=9)(torch.rand(1, 3, 8, 8)).shape[-2:] == (8, 8)  # "same" pads instead
+
     @pytest.mark.parametrize("kind", FILTER_KINDS)
     def test_constant_image(self, kind):
         x = torch.full((2, 3, 12, 12), 0.3)

@@ -19,7 +19,7 @@ TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "d
 def _model(tmp_path: Path, gan_type: str = "vanilla"):
     opt = yaml.safe_load(TINY.read_text())
     opt["network_g"]["net"].update(num_feat=8, num_blocks=2)
-    opt["network_d"]["num_feat"] = 8
+    opt["network_d"].update(num_feat=8, kernel_size=5)  # 8-pixel LR crops below: a 9x9 filter needs 9
     opt["train"]["gan_opt"]["gan_type"] = gan_type
     opt["train"]["optim_g"].update(lr=1e-4, injection_lr=1e-3)  # the test checks the mechanism, not the preset
     opt["train"]["diversity_opt"]["tau"] = 0.02  # given: no real LR folder to estimate it from

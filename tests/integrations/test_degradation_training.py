@@ -29,7 +29,7 @@ def _options(root: Path, name: str, total_iter: int, **train) -> Path:
     opt = yaml.safe_load((TINY / "deg_deresnet_prob.yml").read_text())
     opt["name"] = name
     opt["network_g"]["net"].update(num_feat=8, num_blocks=2)
-    opt["network_d"]["num_feat"] = 8
+    opt["network_d"].update(num_feat=8, kernel_size=5)  # 8-pixel LR crops: a 9x9 filter needs 9
     opt["datasets"]["train"]["crop_size"] = 32
     opt["datasets"]["val"]["crop_size"] = 64
     opt["train"].update(total_iter=total_iter, scheduler={"type": "LinearDecay", "decay_start": 2}, **train)

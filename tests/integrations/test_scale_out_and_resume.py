@@ -42,7 +42,7 @@ def _gan_options(preset: str, total_iter: int) -> dict:
     opt = yaml.safe_load((TINY / preset).read_text())
     net = opt["network_g"].get("net", opt["network_g"])
     net.update(num_feat=8, num_blocks=1)
-    opt["network_d"]["num_feat"] = 8
+    opt["network_d"].update(num_feat=8, kernel_size=5)  # 8-pixel LR crops: a 9x9 filter needs 9
     opt["datasets"]["train"].update(crop_size=32, length=16)
     opt.pop("val")
     # The schedule's length is fixed apart from train:total_iter, so a run can be stopped early by lowering that.
