@@ -15,6 +15,7 @@ from probdeg import probabilistic_deresnet  # noqa: E402
 from probdeg.checkpoint import load_checkpoint, load_network, save_checkpoint  # noqa: E402
 from probdeg.errors import OptionError
 from probdeg.integrations.basicsr import resolve_arch  # noqa: E402
+from probdeg.integrations.basicsr.models.collaborative_sr import ema_decay_at  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
@@ -134,6 +135,21 @@ def test_lifecycle_build_feed_optimise_save_validate_resume(workspace):
         assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), again.parameters()))
     for opt_a, opt_b in zip(model.optimizers, resumed.optimizers):
         assert opt_a.state_dict()["state"][0]["step"] == opt_b.state_dict()["state"][0]["step"]
+
+
+def test_the_ema_warms_up_so_a_short_run_does_not_keep_its_random_start(workspace):
+    opt = _opt(workspace)
+    opt["train"]["ema_decay"] = 0.99
+    model = build_model(opt)
+    start = [p.clone() for p in model.nets[0].parameters()]
+    model.feed_data(_batch(opt))
+    model.optimize_parameters(1)
+    # Step 1 averages with decay 2/11, not 0.99: the copy is mostly the trained weights already.
+    for p_start, p_net, p_ema in zip(start, model.nets[0].parameters(), model.nets_ema[0].parameters()):
+        torch.testing.assert_close(p_ema, 2 / 11 * p_start + 9 / 11 * p_net)
+    assert ema_decay_at(0.99, 1) == pytest.approx(2 / 11)
+    assert ema_decay_at(0.99, 200) == pytest.approx(201 / 210)
+    assert ema_decay_at(0.99, 890) == 0.99 and ema_decay_at(0.99, 5000) == 0.99
 
 
 def test_pretrained_init_from_a_local_file_and_a_clear_error_when_missing(workspace):
