@@ -15,8 +15,11 @@ Steps (synthetic batches, no file reading unless noted):
 - ``data``: building one batch of 4 items of the demo's SR dataset from files, with and without the image cache.
 
 Variants: ``threads`` (1 or 2 torch threads), ``malloc`` (glibc's defaults, or probdeg.runtime.keep_freed_memory),
-``channels_last``, ``compile`` (torch.compile, its one-off compile time left out). ``--lanes`` also runs two 1-thread
-workers at once, against one 2-thread worker, to measure the demo's side-by-side trainings.
+``channels_last``, ``compile`` (torch.compile, its one-off compile time left out), ``bf16`` (the step under
+``torch.autocast`` to bfloat16, one thread, as the demo's lanes run with ``train:autocast: auto`` on a CPU with
+AVX512-BF16 or AMX; elsewhere ``auto`` keeps float32, bfloat16 being emulated there). ``--lanes`` also runs two
+1-thread workers at once (float32 and bf16), against one 2-thread worker, to measure the demo's side-by-side
+trainings.
 
     python benchmarks/bench_training.py                 # everything, about 10 minutes on 2 cores
     python benchmarks/bench_training.py --steps sr_compact --repeats 5
@@ -39,7 +42,7 @@ PIXELS = {"stage1": 4 * 64 * 64, "sr_rrdb": 4 * 64 * 64, "sr_compact": 4 * 128 *
 
 
 # ------------------------------------------------------------------------------------------------------------ worker
-def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
+def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, bf16: bool):
     import torch
     import torch.nn.functional as F
 
@@ -47,6 +50,11 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
     from probdeg.integrations.basicsr import build_network
 
     gen = torch.Generator().manual_seed(0)
+    dtype = torch.bfloat16 if bf16 else None
+
+    def forward(net, x):  # as CollaborativeSRModel's train:autocast runs it: the forward autocast, the loss float32
+        with torch.autocast("cpu", dtype=dtype, enabled=bf16):
+            return net(x).float()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def prepare(net):
@@ -68,7 +76,10 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
                              diversity_tau=0.01)
         hr = torch.rand(4, 3, 64, 64, generator=gen).contiguous(memory_format=fmt)
         ref, real = bicubic_downscale(hr, 4), torch.rand(4, 3, 16, 16, generator=gen)
-        return lambda: gan.step(hr, ref, real)
+        def gan_step():  # the whole step autocast: an estimate only (stage 1 does not autocast)
+            with torch.autocast("cpu", dtype=dtype, enabled=bf16):
+                gan.step(hr, ref, real)
+        return gan_step
     if step in ("sr_rrdb", "sr_compact"):
         if step == "sr_rrdb":
             opt, crop = {"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 16, "num_block": 2,
@@ -83,7 +94,7 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
 
         def sr_step():
             optim.zero_grad(set_to_none=True)
-            F.l1_loss(net(lr), hr).backward()
+            F.l1_loss(forward(net, lr), hr).backward()
             optim.step()
         return sr_step
     if step.startswith(("cl", "sup")):
@@ -96,13 +107,13 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str):
         synthetic = [torch.rand(4, 3, 32, 32, generator=gen) for _ in range(k)]
         real, hr = torch.rand(4, 3, 32, 32, generator=gen), torch.rand(4, 3, 128, 128, generator=gen)
         if step.startswith("cl"):
-            return lambda: collaborative_step(nets, optims, synthetic, hr, real, 1, 10, CollabWeights())
+            return lambda: collaborative_step(nets, optims, synthetic, hr, real, 1, 10, CollabWeights(), autocast=dtype)
         stacked = torch.cat(synthetic + [real])
         target = torch.rand(4 * (k + 1), 3, 128, 128, generator=gen)
 
         def sup_step():
             optims[0].zero_grad(set_to_none=True)
-            F.l1_loss(nets[0](stacked), target).backward()
+            F.l1_loss(forward(nets[0], stacked), target).backward()
             optims[0].step()
         return sup_step
     if step.startswith("data"):
@@ -125,7 +136,7 @@ def worker(args: argparse.Namespace) -> None:
 
         assert keep_freed_memory()
     torch.set_num_threads(args.threads)
-    step = _make_step(args.step, args.channels_last, args.compile, args.data_root)
+    step = _make_step(args.step, args.channels_last, args.compile, args.data_root, args.bf16)
     start = time.perf_counter()
     step()  # warm-up (and compilation)
     first = time.perf_counter() - start
@@ -145,6 +156,7 @@ def _run(step: str, variant: dict, args: argparse.Namespace, data_root: str) -> 
                variant["malloc"], "--iters", str(args.iters), "--warmup", str(args.warmup), "--data-root", data_root]
     command += ["--channels-last"] if variant.get("channels_last") else []
     command += ["--compile"] if variant.get("compile") else []
+    command += ["--bf16"] if variant.get("bf16") else []
     env = {**os.environ, "OMP_NUM_THREADS": str(variant["threads"])}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -180,7 +192,10 @@ VARIANTS = {
     "1 thread + malloc": {"threads": 1, "malloc": "tuned"},
     "channels_last": {"threads": 2, "malloc": "tuned", "channels_last": True},
     "compile": {"threads": 2, "malloc": "tuned", "compile": True},
+    "bf16 (1 thread + malloc)": {"threads": 1, "malloc": "tuned", "bf16": True},
 }
+BF16 = "bf16 (1 thread + malloc)"
+
 
 
 def main() -> None:
@@ -190,6 +205,7 @@ def main() -> None:
     parser.add_argument("--malloc", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-root", default="", help=argparse.SUPPRESS)
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -205,7 +221,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="probdeg-bench-") as tmp:
         data_root = _data(Path(tmp))
         results: dict[tuple[str, str], list[float]] = {}
-        lanes: dict[str, list[float]] = {}
+        lanes: dict[tuple[str, str], list[float]] = {}
         for round_ in range(args.repeats):
             for step in args.steps:
                 for name in args.variants:
@@ -214,9 +230,9 @@ def main() -> None:
                     if name == "compile" and step.startswith(("data", "stage1", "cl", "sup")):
                         continue  # compiled: the SR nets only (the wrapper's hooks and the GAN step are not)
                     results.setdefault((step, name), []).append(_result(_run(step, VARIANTS[name], args, data_root)))
-                if args.lanes and not step.startswith("data"):
-                    pair = [_run(step, VARIANTS["1 thread + malloc"], args, data_root) for _ in range(2)]
-                    lanes.setdefault(step, []).append(max(_result(p) for p in pair))
+                for name in ("1 thread + malloc", BF16) if args.lanes and not step.startswith("data") else ():
+                    pair = [_run(step, VARIANTS[name], args, data_root) for _ in range(2)]
+                    lanes.setdefault((step, name), []).append(max(_result(p) for p in pair))
             print(f"round {round_ + 1}/{args.repeats} done", file=sys.stderr)
     print("| step | variant | s / step | ratio to today |\n|---|---|---|---|")
     for step in args.steps:
@@ -225,10 +241,11 @@ def main() -> None:
             if (step, name) in results:
                 value = statistics.median(results[(step, name)])
                 print(f"| {step} | {name} | {value:.4f} | {value / base:.3f} |")
-        if step in lanes:
-            value = statistics.median(lanes[step])
-            print(f"| {step} | two 1-thread workers at once (each) | {value:.4f} | {value / base:.3f} "
-                  f"(throughput x{2 * base / value:.2f}) |")
+        for name in ("1 thread + malloc", BF16):
+            if (step, name) in lanes:
+                value = statistics.median(lanes[(step, name)])
+                print(f"| {step} | two {name} workers at once (each) | {value:.4f} | {value / base:.3f} "
+                      f"(throughput x{2 * base / value:.2f}) |")
     if ("stage1_nodiv", "today") in results and ("stage1", "today") in results:
         for name in ("today", "1 thread + malloc"):
             if ("stage1", name) in results:
@@ -236,7 +253,7 @@ def main() -> None:
                 print(f"Diversity term ({name}): stage-1 step {on:.4f} s with it, {off:.4f} s without: x{on / off:.3f}")
     for k in (2, 3):
         if (f"cl{k}", "today") in results and (f"sup{k}", "today") in results:
-            for name in ("today", "1 thread + malloc", "malloc"):
+            for name in ("today", "1 thread + malloc", "malloc", BF16):
                 if (f"cl{k}", name) in results:
                     cl = statistics.median(results[(f"cl{k}", name)])
                     sup = statistics.median(results[(f"sup{k}", name)])
@@ -244,9 +261,13 @@ def main() -> None:
     if ("sr_rrdb", "today") in results and ("sr_compact", "1 thread + malloc") in results:
         old = PIXELS["sr_rrdb"] / statistics.median(results[("sr_rrdb", "today")])
         new = PIXELS["sr_compact"] / statistics.median(results[("sr_compact", "1 thread + malloc")])
-        both = 2 * PIXELS["sr_compact"] / statistics.median(lanes["sr_compact"]) if "sr_compact" in lanes else new
+        key = ("sr_compact", "1 thread + malloc")
+        both = 2 * PIXELS["sr_compact"] / statistics.median(lanes[key]) if key in lanes else new
         print(f"SR training throughput (HR crop pixels / s): old preset {old:,.0f}; new preset, 1 thread + malloc "
               f"{new:,.0f} (x{new / old:.2f}); two such trainings side by side {both:,.0f} (x{both / old:.2f})")
+        if ("sr_compact", BF16) in lanes:
+            bf16 = 2 * PIXELS["sr_compact"] / statistics.median(lanes[("sr_compact", BF16)])
+            print(f"  two trainings side by side with bf16 autocast: {bf16:,.0f} (x{bf16 / old:.2f})")
 
 
 if __name__ == "__main__":

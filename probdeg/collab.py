@@ -108,7 +108,7 @@ def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Ten
         except RuntimeError as err:
             raise ValueError(f"the synthetic and real LR batches must share channel and spatial size to be stacked: "
                              f"{[tuple(x.shape) for x in inputs]}") from err
-        out = model(stacked)
+        out = model(stacked).to(hr.dtype)  # the losses in the HR's precision when the forward was autocast
         out = out.clamp(0, 1) if weights.clamp else out
         outputs.append(out)
         start = i * batch if peers else 0
@@ -137,15 +137,18 @@ def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Ten
 def collaborative_step(models: Sequence[nn.Module], optimizers: Sequence[torch.optim.Optimizer],
                        synthetic_lr: Sequence[Tensor], hr: Tensor, real_lr: Optional[Tensor], progress: int,
                        total: int, weights: CollabWeights = CollabWeights(),
-                       skip_nonfinite: bool = True) -> CollabLosses:
+                       skip_nonfinite: bool = True, autocast: Optional[torch.dtype] = None) -> CollabLosses:
     """One optimisation step of every model on Eq. 4-6 (see :func:`collaborative_losses`).
 
     The K losses share no graph (targets are detached), so one backward of their sum gives each model exactly the
-    gradient of its own loss. A non-finite total skips the whole step when ``skip_nonfinite``.
+    gradient of its own loss. A non-finite total skips the whole step when ``skip_nonfinite``. ``autocast`` (e.g.
+    ``torch.bfloat16``) runs the models' forwards in that precision (``torch.autocast``); weights, optimiser state
+    and losses stay float32.
     """
     for optimizer in optimizers:
         optimizer.zero_grad(set_to_none=True)
-    losses = collaborative_losses(models, synthetic_lr, hr, real_lr, progress, total, weights)
+    with torch.autocast(hr.device.type, dtype=autocast, enabled=autocast is not None):
+        losses = collaborative_losses(models, synthetic_lr, hr, real_lr, progress, total, weights)
     objective = torch.stack(losses.total).sum()
     if skip_nonfinite and not torch.isfinite(objective):
         return losses

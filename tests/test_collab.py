@@ -140,3 +140,27 @@ def test_without_the_consistency_term_each_model_runs_on_its_own_domain_with_the
         grads.append([p.grad.clone() for m in models for p in m.parameters()])
         assert calls == ([4, 4] if skip else [6, 6])  # [own, real] instead of [x~_1, x~_2, real]
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
+
+
+def test_an_autocast_step_runs_the_forwards_in_bfloat16_and_keeps_weights_and_losses_float32():
+    models = [tiny_sr(i) for i in range(2)]
+    reference = [tiny_sr(i) for i in range(2)]
+    hr, synthetic, real = batches(2)
+    seen = []
+    for m in models:
+        m[0].register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in models]
+    losses = collaborative_step(models, optimizers, synthetic, hr, real, progress=100, total=1000,
+                                autocast=torch.bfloat16)
+    assert seen == [torch.bfloat16, torch.bfloat16]
+    assert all(t.dtype == torch.float32 for t in losses.total)
+    assert all(p.dtype == torch.float32 for m in models for p in m.parameters())
+    # The same step in float32, to bfloat16's precision (3 significant digits): losses and updated weights agree.
+    ref_opt = [torch.optim.SGD(m.parameters(), lr=0.1) for m in reference]
+    ref_losses = collaborative_step(reference, ref_opt, synthetic, hr, real, progress=100, total=1000)
+    for a, b in zip(losses.total, ref_losses.total):
+        torch.testing.assert_close(a, b, rtol=2e-2, atol=1e-3)
+    for m, r in zip(models, reference):
+        for a, b in zip(m.parameters(), r.parameters()):
+            torch.testing.assert_close(a, b, rtol=2e-2, atol=2e-3)
+            assert not torch.equal(a, b)  # bfloat16 did run: float32 would match to the last bit

@@ -400,8 +400,11 @@ def environment(lanes: int) -> dict[str, Any]:
     """The machine and software, for the report."""
     import torch
 
+    from ..runtime import bf16_is_native
+
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "lanes": lanes, "torch_threads": max(1, (os.cpu_count() or 1) // lanes)}
+            "cpus": os.cpu_count(), "lanes": lanes, "torch_threads": max(1, (os.cpu_count() or 1) // lanes),
+            "sr_bf16": bf16_is_native(torch.device("cpu"))}
 
 
 def run_demo(config: DemoConfig) -> DemoResult:

@@ -196,3 +196,17 @@ def test_offline_folders_from_probdeg_degrade_mix_with_on_the_fly_synthesis(work
     assert torch.equal(model._synthesise(model.sources[0]), batch["lr_deresnet"])
     model.optimize_parameters(1)
     assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+
+
+@pytest.mark.parametrize("value, expected", [(False, None), ("off", None), ("bf16", torch.bfloat16)])
+def test_train_autocast_is_read_and_runs_the_sr_forwards_in_that_precision(workspace, value, expected):
+    opt = _opt(workspace)
+    opt["train"]["autocast"] = value
+    model = build_model(opt)
+    assert model.autocast is expected
+    seen = []
+    model.nets[0].conv_first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    model.feed_data(_batch(opt))
+    model.optimize_parameters(1)
+    assert seen == [expected or torch.float32]
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())

@@ -60,6 +60,8 @@ def _collab_options(generator: Path) -> dict:
     opt["datasets"]["train"].update(crop_size=32, length=16)
     opt.pop("val")
     opt["train"]["total_iter"] = ITERATIONS
+    # float32: bfloat16 rounds a half batch differently from the whole one, past the equivalence checked here.
+    opt["train"]["autocast"] = "off"
     opt["logger"].update(print_freq=1, save_checkpoint_freq=100)
     return opt
 

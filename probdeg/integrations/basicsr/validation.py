@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ...errors import OptionError
+from ...runtime import AUTOCAST_CHOICES
 from .schema import (
     DATASETS,
     LOADER_KEYS,
@@ -51,6 +52,10 @@ def num_gpu(value: Any) -> Optional[str]:
     return None if value == "auto" or is_int(value) and value >= 0 else "a non-negative integer or auto"
 
 
+def autocast_choice(value: Any) -> Optional[str]:
+    return None if value is False or value in AUTOCAST_CHOICES else f"one of {', '.join(AUTOCAST_CHOICES)}"
+
+
 # ----------------------------------------------------------------------------------------------- accepted keys
 OPTIMIZER_KEYS = {"type": text, "lr": number(minimum=0)}
 LOSS_KEYS = {"loss_weight": number(minimum=0)}
@@ -62,7 +67,7 @@ GAN_LOSSES: dict[str, type] = {"color_opt": LossWeightOptions, "gan_opt": GANLos
 MODEL_TRAIN_KEYS: dict[str, dict[str, Check]] = {
     "DegradationGANModel": {**TRAIN_KEYS, "optim_g": mapping, "optim_d": mapping,
                             **{key: optional(mapping) for key in GAN_LOSSES}},
-    "CollaborativeSRModel": {**TRAIN_KEYS, "optim_sr": mapping},
+    "CollaborativeSRModel": {**TRAIN_KEYS, "optim_sr": mapping, "autocast": autocast_choice},
 }
 LOGGER_KEYS: dict[str, Check] = {"print_freq": POSITIVE, "save_checkpoint_freq": POSITIVE, "use_tb_logger": boolean,
                                  "wandb": optional(mapping)}

@@ -16,7 +16,8 @@ Options (besides BasicSR's usual ones):
   PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
 - ``train.optim_sr``, ``train.scheduler`` (one per model), ``train.ema_decay`` (> 0: an averaged copy of each model,
   warmed up by :func:`ema_decay_at`, validated instead of it and saved in its checkpoint under ``params_ema``, which
-  ``probdeg sr`` then uses).
+  ``probdeg sr`` then uses), ``train.autocast`` (``off``, ``bf16`` or ``auto``: the SR forwards in bfloat16 where
+  the hardware computes it natively, :func:`probdeg.runtime.autocast_dtype`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
+from ....runtime import autocast_dtype
 from ..archs import build_network, resolve_arch
 from ..datasets import matlab_bicubic
 from ..schema import CollabOptions, ValOptions
@@ -42,6 +44,12 @@ def _bicubic_batch(hr: torch.Tensor, scale: int) -> torch.Tensor:
     images = [torch.from_numpy(matlab_bicubic(x.permute(1, 2, 0).cpu().numpy(), scale)).permute(2, 0, 1)
               for x in hr]
     return torch.stack(images).to(hr.device).clamp(0, 1)
+
+
+def train_autocast(train_opt: dict) -> str:
+    """``train:autocast`` as a :data:`probdeg.runtime.AUTOCAST_CHOICES` value (YAML reads a bare ``off`` as false)."""
+    value = train_opt.get("autocast", "off")
+    return "off" if value is False or value is None else str(value)
 
 
 def ema_decay_at(decay: float, step: int) -> float:
@@ -112,6 +120,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.weights = CollabWeights(sup=collab.lambda_sup, col=collab.lambda_col, ada=collab.lambda_ada,
                                      clamp=collab.clamp)
         self.total_progress = collab.total_progress or int(train_opt["total_iter"])
+        self.autocast = autocast_dtype(train_autocast(train_opt), self.device)
         self.use_real_lr = collab.use_real_lr
         self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
         if len(self.sources) != self.num_models:
@@ -171,8 +180,9 @@ class CollaborativeSRModel(ProbdegBaseModel):
 
     def optimize_parameters(self, current_iter: int) -> None:
         synthetic = [self._synthesise(sources) for sources in self.sources]
+        # Skips the step on a non-finite loss.
         losses = collaborative_step(self.nets, self.optimizers, synthetic, self.hr, self.real_lr, current_iter,
-                                    self.total_progress, self.weights)  # skips the step on a non-finite loss
+                                    self.total_progress, self.weights, autocast=self.autocast)
         if not self.loss_is_finite(torch.stack(losses.total).sum().detach(), "collaborative", current_iter):
             return
         # Averaged over the ranks under DDP (BasicSR's reduce), so the log shows the global batch's losses.
