@@ -185,6 +185,7 @@ def _data(root: Path) -> str:
     return str(root)
 
 
+BF16 = "bf16 (1 thread + malloc)"
 VARIANTS = {
     "today": {"threads": 2, "malloc": "default"},
     "1 thread": {"threads": 1, "malloc": "default"},
@@ -192,10 +193,8 @@ VARIANTS = {
     "1 thread + malloc": {"threads": 1, "malloc": "tuned"},
     "channels_last": {"threads": 2, "malloc": "tuned", "channels_last": True},
     "compile": {"threads": 2, "malloc": "tuned", "compile": True},
-    "bf16 (1 thread + malloc)": {"threads": 1, "malloc": "tuned", "bf16": True},
+    BF16: {"threads": 1, "malloc": "tuned", "bf16": True},
 }
-BF16 = "bf16 (1 thread + malloc)"
-
 
 
 def main() -> None:

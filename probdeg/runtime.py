@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 
@@ -65,14 +65,15 @@ def bf16_is_native(device: torch.device) -> bool:
     return any(getattr(cpu, name, lambda: False)() for name in checks)
 
 
-def autocast_dtype(choice: str, device: torch.device) -> Optional[torch.dtype]:
+def autocast_dtype(choice: Union[str, bool, None], device: torch.device) -> Optional[torch.dtype]:
     """The dtype to autocast training forwards to, or None for float32.
 
     Args:
-        choice: ``off`` (float32), ``bf16`` (bfloat16 everywhere; slow where the hardware lacks it) or ``auto``
-            (bfloat16 where :func:`bf16_is_native`, else float32).
+        choice: ``off`` (float32; also false or None, as YAML reads a bare ``off``), ``bf16`` (bfloat16 everywhere;
+            slow where the hardware lacks it) or ``auto`` (bfloat16 where :func:`bf16_is_native`, else float32).
         device: the training device.
     """
+    choice = "off" if choice is False or choice is None else choice
     if choice not in AUTOCAST_CHOICES:
         raise ValueError(f"train:autocast: expected one of {', '.join(AUTOCAST_CHOICES)}, got {choice!r}")
     if choice == "off" or choice == "auto" and not bf16_is_native(device):

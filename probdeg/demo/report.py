@@ -107,7 +107,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
                 f"stages, including stages reused from earlier runs; {environment['lanes']} trainings side by side).",
                 f"Machine: {environment['platform']}, {environment['cpus']} CPUs, Python {environment['python']}, "
                 f"torch {environment['torch']} ({environment['torch_threads']} thread(s) per training; SR forwards in "
-                f"{'bfloat16' if environment.get('sr_bf16') else 'float32'}, the presets' train:autocast: auto).",
+                f"{'bfloat16' if environment['sr_bf16'] else 'float32'}, the presets' train:autocast: auto).",
                 f"Written {datetime.datetime.now().isoformat(timespec='seconds')}."]),
         ("h", 2, "Ranking by PSNR"),
         ("p", " > ".join(f"{s['label']} {s['psnr']:.2f}" for s in ranked)),

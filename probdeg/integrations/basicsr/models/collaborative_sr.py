@@ -46,12 +46,6 @@ def _bicubic_batch(hr: torch.Tensor, scale: int) -> torch.Tensor:
     return torch.stack(images).to(hr.device).clamp(0, 1)
 
 
-def train_autocast(train_opt: dict) -> str:
-    """``train:autocast`` as a :data:`probdeg.runtime.AUTOCAST_CHOICES` value (YAML reads a bare ``off`` as false)."""
-    value = train_opt.get("autocast", "off")
-    return "off" if value is False or value is None else str(value)
-
-
 def ema_decay_at(decay: float, step: int) -> float:
     """The EMA's decay at training step ``step`` (from 1): ``min(decay, (1 + step) / (10 + step))``.
 
@@ -120,7 +114,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.weights = CollabWeights(sup=collab.lambda_sup, col=collab.lambda_col, ada=collab.lambda_ada,
                                      clamp=collab.clamp)
         self.total_progress = collab.total_progress or int(train_opt["total_iter"])
-        self.autocast = autocast_dtype(train_autocast(train_opt), self.device)
+        self.autocast = autocast_dtype(train_opt.get("autocast"), self.device)
         self.use_real_lr = collab.use_real_lr
         self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
         if len(self.sources) != self.num_models:
