@@ -15,9 +15,10 @@ Steps (synthetic batches, no file reading unless noted):
 - ``data``: building one batch of 4 items of the demo's SR dataset from files, with and without the image cache.
 
 Variants: ``threads`` (1 or 2 torch threads), ``malloc`` (glibc's defaults, or probdeg.runtime.keep_freed_memory),
-``channels_last``, ``compile`` (torch.compile, its one-off compile time left out), ``bf16`` (the step under
-``torch.autocast`` to bfloat16, one thread, as the demo's lanes run with ``train:autocast: auto`` on a CPU with
-AVX512-BF16 or AMX; elsewhere ``auto`` keeps float32, bfloat16 being emulated there). ``--lanes`` also runs two
+``channels_last``, ``compile`` (torch.compile, its one-off compile time left out), ``bf16`` (the nets' forwards
+under ``torch.autocast`` to bfloat16 and the losses in float32, one thread, as the demo's lanes run with
+``train:autocast: auto`` on a CPU with AVX512-BF16 or AMX; elsewhere ``auto`` keeps float32, bfloat16 being
+emulated there). ``--lanes`` also runs two
 1-thread workers at once (float32 and bf16), against one 2-thread worker, to measure the demo's side-by-side
 trainings.
 
@@ -48,13 +49,13 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
 
     import probdeg.integrations.basicsr  # noqa: F401  (BasicSR's archs, the torchvision fix)
     from probdeg.integrations.basicsr import build_network
+    from probdeg.runtime import in_precision
 
     gen = torch.Generator().manual_seed(0)
     dtype = torch.bfloat16 if bf16 else None
 
-    def forward(net, x):  # as CollaborativeSRModel's train:autocast runs it: the forward autocast, the loss float32
-        with torch.autocast("cpu", dtype=dtype, enabled=bf16):
-            return net(x).float()
+    def forward(net, x):  # as train:autocast runs it: the forward autocast, the loss float32
+        return in_precision(net, dtype)(x)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def prepare(net):
@@ -73,13 +74,10 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
         G = probabilistic_deresnet(num_feat=32, num_blocks=4, init_strength=0.1).to(memory_format=fmt)
         gan = DegradationGAN(G, FSDiscriminator(num_feat=32).to(memory_format=fmt), injection_lr=1e-3,
                              weights=GeneratorLossWeights(diversity=0.0 if step == "stage1_nodiv" else 1.0),
-                             diversity_tau=0.01)
+                             diversity_tau=0.01, autocast=dtype)
         hr = torch.rand(4, 3, 64, 64, generator=gen).contiguous(memory_format=fmt)
         ref, real = bicubic_downscale(hr, 4), torch.rand(4, 3, 16, 16, generator=gen)
-        def gan_step():  # the whole step autocast: an estimate only (stage 1 does not autocast)
-            with torch.autocast("cpu", dtype=dtype, enabled=bf16):
-                gan.step(hr, ref, real)
-        return gan_step
+        return lambda: gan.step(hr, ref, real)
     if step in ("sr_rrdb", "sr_compact"):
         if step == "sr_rrdb":
             opt, crop = {"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 16, "num_block": 2,

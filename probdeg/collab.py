@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .runtime import in_precision
+
 
 @dataclass(frozen=True)
 class CollabWeights:
@@ -69,7 +71,7 @@ class CollabLosses:
         return out
 
 
-def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Tensor], hr: Tensor,
+def collaborative_losses(models: Sequence[Callable[[Tensor], Tensor]], synthetic_lr: Sequence[Tensor], hr: Tensor,
                          real_lr: Optional[Tensor], progress: int, total: int,
                          weights: CollabWeights = CollabWeights()) -> CollabLosses:
     """Eq. 4-6 for every model, from one forward per model over ``[x~_1, ..., x~_K, x]``.
@@ -108,7 +110,7 @@ def collaborative_losses(models: Sequence[nn.Module], synthetic_lr: Sequence[Ten
         except RuntimeError as err:
             raise ValueError(f"the synthetic and real LR batches must share channel and spatial size to be stacked: "
                              f"{[tuple(x.shape) for x in inputs]}") from err
-        out = model(stacked).to(hr.dtype)  # the losses in the HR's precision when the forward was autocast
+        out = model(stacked)
         out = out.clamp(0, 1) if weights.clamp else out
         outputs.append(out)
         start = i * batch if peers else 0
@@ -142,13 +144,13 @@ def collaborative_step(models: Sequence[nn.Module], optimizers: Sequence[torch.o
 
     The K losses share no graph (targets are detached), so one backward of their sum gives each model exactly the
     gradient of its own loss. A non-finite total skips the whole step when ``skip_nonfinite``. ``autocast`` (e.g.
-    ``torch.bfloat16``) runs the models' forwards in that precision (``torch.autocast``); weights, optimiser state
-    and losses stay float32.
+    ``torch.bfloat16``) runs the models' forwards in that precision (:func:`probdeg.runtime.in_precision`); weights,
+    optimiser state and losses stay float32.
     """
     for optimizer in optimizers:
         optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(hr.device.type, dtype=autocast, enabled=autocast is not None):
-        losses = collaborative_losses(models, synthetic_lr, hr, real_lr, progress, total, weights)
+    forwards = [in_precision(model, autocast) for model in models]
+    losses = collaborative_losses(forwards, synthetic_lr, hr, real_lr, progress, total, weights)
     objective = torch.stack(losses.total).sum()
     if skip_nonfinite and not torch.isfinite(objective):
         return losses

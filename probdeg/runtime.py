@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 
@@ -79,3 +79,21 @@ def autocast_dtype(choice: Union[str, bool, None], device: torch.device) -> Opti
     if choice == "off" or choice == "auto" and not bf16_is_native(device):
         return None
     return torch.bfloat16
+
+
+def in_precision(net: Callable[..., torch.Tensor], dtype: Optional[torch.dtype]) -> Callable[..., torch.Tensor]:
+    """``net`` with its forward under ``torch.autocast`` to ``dtype`` and its output cast back to float32, so that the
+    losses computed on it (filters, L1, BCE) stay float32; ``net`` itself when ``dtype`` is None.
+
+    Stage 1 calls its generator and discriminator through this (``train:autocast``): the colour loss compares
+    low-passed images whose differences are about 0.01, which bfloat16's 8-bit mantissa would round coarsely.
+    """
+    if dtype is None:
+        return net
+
+    def forward(*args: Any, **kwargs: Any) -> torch.Tensor:
+        device = next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
+        with torch.autocast(device.type, dtype=dtype):
+            return net(*args, **kwargs).float()
+
+    return forward

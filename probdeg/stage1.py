@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from .filters import LowPass
 from .losses import ColorLoss, DiversityLoss
+from .runtime import in_precision
 from .wrapper import param_groups
 
 Adversarial = Callable[[Tensor, bool], Tensor]
@@ -63,7 +64,7 @@ class GeneratorLoss:
 
 
 def generator_loss(
-    G: Callable[[Tensor], Tensor], D: nn.Module, hr: Tensor, reference: Tensor, *, color: ColorLoss,
+    G: Callable[[Tensor], Tensor], D: Callable[[Tensor], Tensor], hr: Tensor, reference: Tensor, *, color: ColorLoss,
     adversarial: Adversarial, weights: GeneratorLossWeights = GeneratorLossWeights(),
     perceptual: Optional[nn.Module] = None, perceptual_target: PerceptualTarget = "sample",
     diversity: Optional[DiversityLoss] = None,
@@ -113,7 +114,7 @@ def generator_loss(
     return GeneratorLoss(total, {k: v.detach() for k, v in terms.items()}, fake, other)
 
 
-def discriminator_loss(D: nn.Module, real_lr: Tensor, fake: Tensor, *,
+def discriminator_loss(D: Callable[[Tensor], Tensor], real_lr: Tensor, fake: Tensor, *,
                        adversarial: Adversarial) -> tuple[Tensor, dict[str, Tensor]]:
     """D's loss: real LR crops judged real, the generator's (detached) samples judged fake.
 
@@ -144,6 +145,8 @@ class DegradationGAN:
         adversarial: the adversarial loss (default :func:`vanilla_gan_loss`).
         input_transform: maps the HR batch to G's input (e.g. bicubic downscaling for a same-size generator);
             default: G takes the HR batch.
+        autocast: run G's and D's forwards in this precision (e.g. ``torch.bfloat16``, see
+            :func:`probdeg.runtime.in_precision`); weights, optimiser state and losses stay float32.
 
     Example:
         >>> gan = DegradationGAN(G, FSDiscriminator(), weights=GeneratorLossWeights(diversity=1.0),
@@ -156,13 +159,16 @@ class DegradationGAN:
                  betas: tuple[float, float] = (0.5, 0.999), weights: GeneratorLossWeights = GeneratorLossWeights(),
                  diversity_tau: Optional[float] = None, perceptual: Optional[nn.Module] = None,
                  perceptual_target: PerceptualTarget = "sample", adversarial: Adversarial = vanilla_gan_loss,
-                 input_transform: Optional[Callable[[Tensor], Tensor]] = None) -> None:
+                 input_transform: Optional[Callable[[Tensor], Tensor]] = None,
+                 autocast: Optional[torch.dtype] = None) -> None:
         high_pass = getattr(D, "filter", None)
         if high_pass is None:
             raise ValueError("D needs a `filter` attribute (its HighPass), as FSDiscriminator has")
         self.G, self.D = G, D
         # A same-size generator (FSSR's) degrades the bicubic downscale of the HR crop: input_transform makes it.
-        self.generate = G if input_transform is None else (lambda hr: G(input_transform(hr)))
+        generate = in_precision(G, autocast)
+        self.generate = generate if input_transform is None else (lambda hr: generate(input_transform(hr)))
+        self.judge = in_precision(D, autocast)
         self.weights = weights
         self.color = ColorLoss(high_pass.kind, high_pass.kernel_size)
         self.diversity = None
@@ -178,14 +184,14 @@ class DegradationGAN:
         """One G step and one D step; returns the loss terms as floats."""
         self.D.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        loss = generator_loss(self.generate, self.D, hr, reference, color=self.color, adversarial=self.adversarial,
+        loss = generator_loss(self.generate, self.judge, hr, reference, color=self.color, adversarial=self.adversarial,
                               weights=self.weights, perceptual=self.perceptual,
                               perceptual_target=self.perceptual_target, diversity=self.diversity)
         loss.total.backward()
         self.optimizer_g.step()
         self.D.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
-        l_d, d_terms = discriminator_loss(self.D, real_lr, loss.sample, adversarial=self.adversarial)
+        l_d, d_terms = discriminator_loss(self.judge, real_lr, loss.sample, adversarial=self.adversarial)
         l_d.backward()
         self.optimizer_d.step()
         return {key: float(value) for key, value in {**loss.terms, **d_terms}.items()}

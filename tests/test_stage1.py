@@ -81,3 +81,29 @@ def _spread_after_training(diversity: float) -> float:
 def test_the_diversity_term_makes_the_samples_differ():
     without, with_term = _spread_after_training(0.0), _spread_after_training(5.0)
     assert with_term > 5 * without
+
+
+def test_an_autocast_step_runs_g_and_d_in_bfloat16_and_keeps_weights_and_losses_float32():
+    def step(autocast):
+        G, D = nets(seed=0, init_strength=0.5)
+        seen = []
+        for net in (G, D):
+            first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+            first_conv.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+        gan = DegradationGAN(G, D, lr=1e-3, weights=GeneratorLossWeights(diversity=1.0), diversity_tau=0.05,
+                             autocast=autocast)
+        gen = torch.Generator().manual_seed(0)
+        hr = torch.rand(2, 3, 32, 32, generator=gen)
+        reference = F.avg_pool2d(hr, 4)
+        log = gan.step(hr, reference, (reference + 0.05 * torch.randn(reference.shape, generator=gen)).clamp(0, 1))
+        return G, D, seen, log
+
+    G, D, seen, log = step(torch.bfloat16)
+    assert set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for net in (G, D) for p in net.parameters())
+    G32, D32, seen32, log32 = step(None)
+    assert set(seen32) == {torch.float32}
+    for key in log32:  # the same step in float32, to bfloat16's precision
+        assert log[key] == pytest.approx(log32[key], rel=5e-2, abs=2e-3), key
+    for a, b in zip(list(G.parameters()) + list(D.parameters()), list(G32.parameters()) + list(D32.parameters())):
+        torch.testing.assert_close(a, b, rtol=2e-2, atol=2e-3)

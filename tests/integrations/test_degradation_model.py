@@ -34,6 +34,23 @@ def _batch(seed: int = 0) -> dict:
             "real_lr": torch.rand(2, 3, 8, 8, generator=gen)}
 
 
+@pytest.mark.parametrize("value, expected", [("off", None), ("bf16", torch.bfloat16)])
+def test_train_autocast_runs_g_and_d_in_that_precision_and_the_losses_in_float32(tmp_path, value, expected):
+    model = _model(tmp_path)
+    model.opt["train"]["autocast"] = value
+    model.init_training_settings()
+    assert model.autocast is expected
+    seen = []
+    for net in (model.net_g, model.net_d):
+        first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+        first_conv.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    model.feed_data(_batch())
+    model.optimize_parameters(1)
+    assert set(seen) == {expected or torch.float32}
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+    assert all(p.dtype == torch.float32 for p in model.net_g.parameters())
+
+
 @pytest.mark.parametrize("gan_type", ["vanilla", "lsgan", "hinge"])
 def test_each_gan_type_trains_both_nets(tmp_path, gan_type):
     model = _model(tmp_path, gan_type)

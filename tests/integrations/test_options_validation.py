@@ -151,6 +151,7 @@ BAD_VALUES = [  # (preset, change, key path named, what was expected)
     ("sr_bicubic.yml", _set("num_models", 2), "degradations", "1 entries for num_models: 2"),
     ("sr_bicubic.yml", _set("train", "ema_decay", 1.5), "train:ema_decay", "a finite number >= 0 and < 1"),
     ("sr_bicubic.yml", _set("train", "autocast", "fp16"), "train:autocast", "one of auto, bf16, off"),
+    ("deg_han_prob.yml", _set("train", "autocast", "fp32"), "train:autocast", "one of auto, bf16, off"),
 ]
 
 

@@ -65,7 +65,7 @@ GAN_LOSSES: dict[str, type] = {"color_opt": LossWeightOptions, "gan_opt": GANLos
                                "perceptual_opt": PerceptualOptions, "diversity_opt": DiversityOptions}
 """The loss sections of DegradationGANModel and their schemas."""
 MODEL_TRAIN_KEYS: dict[str, dict[str, Check]] = {
-    "DegradationGANModel": {**TRAIN_KEYS, "optim_g": mapping, "optim_d": mapping,
+    "DegradationGANModel": {**TRAIN_KEYS, "optim_g": mapping, "optim_d": mapping, "autocast": autocast_choice,
                             **{key: optional(mapping) for key in GAN_LOSSES}},
     "CollaborativeSRModel": {**TRAIN_KEYS, "optim_sr": mapping, "autocast": autocast_choice},
 }

@@ -15,6 +15,7 @@ from .... import metrics
 from ....filters import LowPass
 from ....io import write_image
 from ....losses import ColorLoss, DiversityLoss, LPIPSLoss, alexnet_weights_path
+from ....runtime import autocast_dtype, in_precision
 from ....stage1 import GeneratorLossWeights, discriminator_loss, generator_loss
 from ....wrapper import param_groups
 from ..archs import build_network
@@ -29,7 +30,8 @@ class DegradationGANModel(ProbdegBaseModel):
     :mod:`probdeg.stage1`'s, with the sections of ``train`` (:mod:`probdeg.integrations.basicsr.schema`):
     ``color_opt``, ``gan_opt`` (BasicSR's ``GANLoss`` on D's high-pass view), ``perceptual_opt`` (LPIPS; weight 0
     turns it off) and ``diversity_opt`` (off by default, as released). Optimisers: ``optim_g`` (with ``injection_lr``
-    for the latent parameters) and ``optim_d``.
+    for the latent parameters) and ``optim_d``. ``autocast`` (``off``, ``bf16`` or ``auto``): G's and D's forwards
+    in bfloat16 where the hardware computes it natively, the losses in float32 (:func:`probdeg.runtime.in_precision`).
     """
 
     def __init__(self, opt: dict) -> None:
@@ -57,6 +59,7 @@ class DegradationGANModel(ProbdegBaseModel):
             self.load_network(self.net_d, load_path, self.opt["path"].get("strict_load_d", True), "params")
         self.net_g.train()
         self.net_d.train()
+        self.autocast = autocast_dtype(train_opt.get("autocast"), self.device)
         d_filter = self.get_bare_model(self.net_d).filter
         color = LossWeightOptions.read(train_opt.get("color_opt"), "train:color_opt")
         self.cri_color = ColorLoss(d_filter.kind, d_filter.kernel_size).to(self.device)
@@ -114,7 +117,8 @@ class DegradationGANModel(ProbdegBaseModel):
     def optimize_parameters(self, current_iter: int) -> None:
         self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        loss = generator_loss(self.net_g, self.net_d, self.hr, self.hr_bicubic, color=self.cri_color,
+        generate, judge = in_precision(self.net_g, self.autocast), in_precision(self.net_d, self.autocast)
+        loss = generator_loss(generate, judge, self.hr, self.hr_bicubic, color=self.cri_color,
                               adversarial=self._adversarial, weights=self.loss_weights,
                               perceptual=self.cri_perceptual, perceptual_target=self.perceptual_target,
                               diversity=self.cri_diversity)
@@ -124,7 +128,7 @@ class DegradationGANModel(ProbdegBaseModel):
 
         self.net_d.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
-        l_d, d_terms = discriminator_loss(self.net_d, self.real_lr, loss.sample, adversarial=self._adversarial)
+        l_d, d_terms = discriminator_loss(judge, self.real_lr, loss.sample, adversarial=self._adversarial)
         if self.loss_is_finite(l_d, "discriminator", current_iter):
             l_d.backward()
             self.optimizer_d.step()
