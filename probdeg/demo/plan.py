@@ -48,7 +48,7 @@ class Budget:
 # Wall times on 2 CPU cores are in docs/RESULTS.md. Stage 1 gets 1600 iterations: doubling them from 800 raised every
 # method that learns from a generator, on 3 seeds and an unseen task (docs/RESULTS.md part 1), for 2 more minutes.
 # Stage 2 gets 2800 with the presets' EMA and bfloat16 forwards, in the time 2000 took in float32: the oracle +0.95 dB
-# over bicubic (+0.90 at 2000, +0.79 at 1500 without the EMA; 3 seeds); a fresh full demo: 18.8 min.
+# over bicubic (+0.90 at 2000, +0.79 at 1500 without the EMA; 3 seeds); a fresh full demo: 15.6 min (stage 1 in bf16).
 BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 1600, 2800)}
 
 

@@ -106,8 +106,9 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
                 f"Time: {seconds / 60:.1f} min for this run ({training_seconds / 60:.1f} min of work in all "
                 f"stages, including stages reused from earlier runs; {environment['lanes']} trainings side by side).",
                 f"Machine: {environment['platform']}, {environment['cpus']} CPUs, Python {environment['python']}, "
-                f"torch {environment['torch']} ({environment['torch_threads']} thread(s) per training; SR forwards in "
-                f"{'bfloat16' if environment['sr_bf16'] else 'float32'}, the presets' train:autocast: auto).",
+                f"torch {environment['torch']} ({environment['torch_threads']} thread(s) per training; the nets' "
+                f"forwards in {'bfloat16' if environment['bf16_forwards'] else 'float32'}, the presets' "
+                "train:autocast: auto).",
                 f"Written {datetime.datetime.now().isoformat(timespec='seconds')}."]),
         ("h", 2, "Ranking by PSNR"),
         ("p", " > ".join(f"{s['label']} {s['psnr']:.2f}" for s in ranked)),

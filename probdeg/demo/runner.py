@@ -404,7 +404,7 @@ def environment(lanes: int) -> dict[str, Any]:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
             "cpus": os.cpu_count(), "lanes": lanes, "torch_threads": max(1, (os.cpu_count() or 1) // lanes),
-            "sr_bf16": bf16_is_native(torch.device("cpu"))}
+            "bf16_forwards": bf16_is_native(torch.device("cpu"))}
 
 
 def run_demo(config: DemoConfig) -> DemoResult:

@@ -47,6 +47,7 @@ def _gan_options(preset: str, total_iter: int) -> dict:
     opt.pop("val")
     # The schedule's length is fixed apart from train:total_iter, so a run can be stopped early by lowering that.
     opt["train"].update(total_iter=total_iter, scheduler={"type": "LinearDecay", "decay_start": 1, "total_iter": 100})
+    opt["train"]["autocast"] = "off"  # float32, as for the SR runs below: the runs are compared to float precision
     opt["logger"].update(print_freq=1, save_checkpoint_freq=3)
     return opt
 
