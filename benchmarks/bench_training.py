@@ -52,10 +52,7 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
     from probdeg.runtime import in_precision
 
     gen = torch.Generator().manual_seed(0)
-    dtype = torch.bfloat16 if bf16 else None
-
-    def forward(net, x):  # as train:autocast runs it: the forward autocast, the loss float32
-        return in_precision(net, dtype)(x)
+    dtype = torch.bfloat16 if bf16 else None  # as train:autocast runs it: the forward autocast, the loss float32
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def prepare(net):
@@ -92,7 +89,7 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
 
         def sr_step():
             optim.zero_grad(set_to_none=True)
-            F.l1_loss(forward(net, lr), hr).backward()
+            F.l1_loss(in_precision(net, dtype)(lr), hr).backward()
             optim.step()
         return sr_step
     if step.startswith(("cl", "sup")):
@@ -111,7 +108,7 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
 
         def sup_step():
             optims[0].zero_grad(set_to_none=True)
-            F.l1_loss(forward(nets[0], stacked), target).backward()
+            F.l1_loss(in_precision(nets[0], dtype)(stacked), target).backward()
             optims[0].step()
         return sup_step
     if step.startswith("data"):

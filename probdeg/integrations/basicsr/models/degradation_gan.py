@@ -60,6 +60,8 @@ class DegradationGANModel(ProbdegBaseModel):
         self.net_g.train()
         self.net_d.train()
         self.autocast = autocast_dtype(train_opt.get("autocast"), self.device)
+        # G and D as the training step calls them: in that precision, their outputs float32 for the losses.
+        self.generate, self.judge = in_precision(self.net_g, self.autocast), in_precision(self.net_d, self.autocast)
         d_filter = self.get_bare_model(self.net_d).filter
         color = LossWeightOptions.read(train_opt.get("color_opt"), "train:color_opt")
         self.cri_color = ColorLoss(d_filter.kind, d_filter.kernel_size).to(self.device)
@@ -117,8 +119,7 @@ class DegradationGANModel(ProbdegBaseModel):
     def optimize_parameters(self, current_iter: int) -> None:
         self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        generate, judge = in_precision(self.net_g, self.autocast), in_precision(self.net_d, self.autocast)
-        loss = generator_loss(generate, judge, self.hr, self.hr_bicubic, color=self.cri_color,
+        loss = generator_loss(self.generate, self.judge, self.hr, self.hr_bicubic, color=self.cri_color,
                               adversarial=self._adversarial, weights=self.loss_weights,
                               perceptual=self.cri_perceptual, perceptual_target=self.perceptual_target,
                               diversity=self.cri_diversity)
@@ -128,7 +129,7 @@ class DegradationGANModel(ProbdegBaseModel):
 
         self.net_d.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
-        l_d, d_terms = discriminator_loss(judge, self.real_lr, loss.sample, adversarial=self._adversarial)
+        l_d, d_terms = discriminator_loss(self.judge, self.real_lr, loss.sample, adversarial=self._adversarial)
         if self.loss_is_finite(l_d, "discriminator", current_iter):
             l_d.backward()
             self.optimizer_d.step()
