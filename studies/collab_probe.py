@@ -63,7 +63,8 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
                                    degradation=load_true_degradation(degradation)))
     runner.total = 10 + len(variants)
     data = runner.data()
-    synthetic = runner.synthesise(data, runner.stage1(data), oracle=True)
+    runner.stage1(data)
+    synthetic = runner.synthesise(data, oracle=True)
     runner.stage2(data, synthetic, variants)
 
     # The demo's bicubic upscaling of the validation LR.

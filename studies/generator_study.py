@@ -78,7 +78,7 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     data = runner.data()
     runs = list(GENERATORS) + list(EXTRA_GENERATORS)
     generators = runner.stage1(data, runs)
-    synthetic = runner.synthesise(data, generators, oracle=False, runs=runs)
+    synthetic = runner.synthesise(data, oracle=False, runs=runs)
     card, nets = score_generators([generators[run.key] for run in runs], data.val_hr, data.train_lr,
                                   paired_lr_dir=data.val_lr, samples=4, seed=seed, progress=False)
     write_scorecard(card, runner.out / "generator_study", generators=nets)

@@ -41,7 +41,7 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
     runner.total = 1 + 3 * len(variants)
     data = runner.data()
     generators = runner.stage1(data, variants)
-    synthetic = runner.synthesise(data, generators, oracle=False, runs=variants)
+    synthetic = runner.synthesise(data, oracle=False, runs=variants)
     card, _ = score_generators([generators[run.key] for run in variants], data.val_hr, data.train_lr,
                                paired_lr_dir=data.val_lr, samples=4, seed=seed, progress=False)
     runner.stage2(data, synthetic, [SRRun(f"probe_{run.key}", "tiny/sr_single_prob", ((run.key,),))

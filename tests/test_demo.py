@@ -289,3 +289,45 @@ def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
     assert main(args) == 2
     assert "is not 4x its LR" in capsys.readouterr().err
     assert not (tmp_path / "out" / "experiments").exists()
+
+
+def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monkeypatch):
+    import probdeg.demo.runner as runner_module
+    import probdeg.presets
+    from probdeg.demo.runner import DemoConfig, DemoRunner, _Job
+
+    preset = tmp_path / "preset.yml"
+    preset.write_text("num_models: 1\n")
+    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    order = []
+
+    def fake_training(preset_file, overrides, root, progress=True):
+        name = overrides[0].split("=", 1)[1]  # name=demo_<key>
+        order.append(name[len("demo_"):])
+        (root / "experiments" / name / "models").mkdir(parents=True, exist_ok=True)
+        (root / "experiments" / name / "models" / "m.pth").write_bytes(b"")
+
+    monkeypatch.setattr(runner_module, "run_training", fake_training)
+    runner = DemoRunner(DemoConfig(out=tmp_path / "out", lanes=1, progress=False))
+    runner.total = 9
+    runner.records["data"] = runner.store.finish("data", {}, 0.0)
+
+    def job(key, upstream, iters, first=False):
+        return _Job(key, "tiny/x", [f"name=demo_{key}"], ["data", *upstream], key, ["m.pth"], iters, first)
+
+    def make_lr(key):
+        runner.make_folder(f"lr_{key}", {}, f"LR of {key}", tmp_path / key, lambda: (tmp_path / key).mkdir())
+
+    jobs = [job("sr_small", [], 10), job("sr_on_a", ["lr_a"], 30), job("sr_on_b", ["lr_b"], 20),
+            job("g_a", [], 5, first=True), job("g_b", [], 5, first=True)]
+    runner.train_all(jobs, then={"g_a": lambda: make_lr("a"), "g_b": lambda: make_lr("b")})
+    # Stage 1 first; then the longest of the startable SR runs: the run on a's LR waits for it, then outranks the rest.
+    assert order == ["g_a", "g_b", "sr_on_a", "sr_on_b", "sr_small"]
+    assert all(runner.store.finished(j.key, runner._config(j)) for j in jobs)
+
+    order.clear()
+    runner.train_all(jobs, then={"g_a": lambda: make_lr("a"), "g_b": lambda: make_lr("b")})
+    assert order == []  # everything reused, the LR folders too
+
+    with pytest.raises(RuntimeError, match="sr_orphan.*lr_missing"):
+        runner.train_all([job("sr_orphan", ["lr_missing"], 10)])

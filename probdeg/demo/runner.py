@@ -163,10 +163,11 @@ class _Job:
     key: str
     preset: str
     overrides: list[str]
-    upstream: list[str]
+    upstream: list[str]  # the stages it reads: it starts once all of them are finished
     what: str
     models: list[str]
     iters: int
+    first: bool = False  # started before any job without it (stage 1: the SR runs wait for its LR)
 
 
 class DemoRunner:
@@ -252,48 +253,72 @@ class DemoRunner:
                                  command=train_command(preset_path(job.preset), self.out, job.overrides),
                                  experiment=str(experiment), models=[str(p) for p in paths])
 
-    def train_all(self, jobs: list[_Job]) -> None:
-        """Run the jobs (independent of each other) in :attr:`lanes` worker processes, longest first; reuse the
-        finished ones and resume the interrupted ones."""
+    def train_all(self, jobs: list[_Job], then: Optional[dict[str, Callable[[], None]]] = None) -> None:
+        """Run the jobs in :attr:`lanes` worker processes, each as soon as the stages it reads (``upstream``) are
+        finished: ``first`` jobs, then the longest. ``then[key]()`` runs in this process once job ``key`` is finished
+        (or reused), and may finish the stages other jobs wait for. Finished jobs are reused, interrupted ones
+        resumed."""
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from multiprocessing import get_context
 
         from ..presets import preset_path
 
-        todo = []
-        for job in jobs:
-            record = self._prepare(job)
-            if record is not None:
-                self.records[job.key] = record
-                self.announce(f"{job.what}: reused (trained by an earlier run in {record['seconds']:.0f} s)")
-            else:
-                todo.append(job)
-        if not todo:
-            return
+        then = then or {}
+        waiting = sorted(jobs, key=lambda j: (not j.first, -self._cost(j)))
+        ready: list[_Job] = []
+
+        def release() -> None:
+            """Move the jobs whose upstream is finished from ``waiting`` to ``ready``; reuse the finished ones."""
+            while True:
+                startable = [job for job in waiting if all(key in self.records for key in job.upstream)]
+                if not startable:
+                    return
+                for job in startable:
+                    waiting.remove(job)
+                    record = self._prepare(job)
+                    if record is None:
+                        ready.append(job)
+                        continue
+                    self.records[job.key] = record
+                    self.announce(f"{job.what}: reused (trained by an earlier run in {record['seconds']:.0f} s)")
+                    then.get(job.key, lambda: None)()
+                ready.sort(key=lambda j: (not j.first, -self._cost(j)))
+
+        def finished(job: _Job, seconds: float) -> None:
+            self._done(job, seconds)
+            then.get(job.key, lambda: None)()
+            release()
+
+        release()
         if self.lanes == 1:  # one at a time: in this process, no worker to start
-            for job in sorted(todo, key=lambda j: -self._cost(j)):
+            while ready:
+                job = ready.pop(0)
                 start = time.perf_counter()
                 run_training(preset_path(job.preset), job.overrides, self.out, progress=self.config.progress)
-                self._done(job, time.perf_counter() - start)
-            return
-        threads = max(1, (os.cpu_count() or 1) // self.lanes)
-        # spawn, not fork: a forked child of a process that already ran OpenMP threads can hang.
-        with ProcessPoolExecutor(max_workers=min(self.lanes, len(todo)), mp_context=get_context("spawn"),
-                                 initializer=_start_lane, initargs=(threads,)) as pool:
-            running = {}
-            for job in sorted(todo, key=lambda j: -self._cost(j)):
-                running[pool.submit(_timed_training, preset_path(job.preset), job.overrides, self.out)] = job
-            try:
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        job = running.pop(future)
-                        # A training's error (a user error included) stops the demo here.
-                        self._done(job, future.result())
-            except BaseException:
-                for future in running:
-                    future.cancel()
-                raise
+                finished(job, time.perf_counter() - start)
+        elif ready:
+            threads = max(1, (os.cpu_count() or 1) // self.lanes)
+            # spawn, not fork: a forked child of a process that already ran OpenMP threads can hang.
+            with ProcessPoolExecutor(max_workers=self.lanes, mp_context=get_context("spawn"),
+                                     initializer=_start_lane, initargs=(threads,)) as pool:
+                running: dict[Any, _Job] = {}
+                try:
+                    while ready or running:
+                        while ready and len(running) < self.lanes:
+                            job = ready.pop(0)
+                            running[pool.submit(_timed_training, preset_path(job.preset), job.overrides,
+                                                self.out)] = job
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            # A training's error (a user error included) stops the demo here.
+                            finished(running.pop(future), future.result())
+                except BaseException:
+                    for future in running:
+                        future.cancel()
+                    raise
+        if waiting:
+            raise RuntimeError(f"stages {', '.join(j.key for j in waiting)} wait for stages that were never made: "
+                               f"{', '.join(sorted({k for j in waiting for k in j.upstream} - set(self.records)))}")
 
     def _done(self, job: _Job, seconds: float) -> None:
         record = self._finish(job, seconds)
@@ -306,40 +331,56 @@ class DemoRunner:
         k = len(job.models)
         return job.iters * k * (3 if "mssr" in job.preset and "cl_synth" not in job.preset else 2 if k > 1 else 1)
 
-    def stage1(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
-        """Train the generators; returns their checkpoints by key."""
-        jobs = [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
+    def stage1_jobs(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> list[_Job]:
+        return [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
                                                                       self.config.seed),
-                     ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters)
+                     ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters, first=True)
                 for run in runs]
-        self.train_all(jobs)
+
+    def generators(self, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
+        """The trained generators' checkpoints by key."""
         return {run.key: Path(self.records[f"g_{run.key}"]["models"][0]) for run in runs}
 
-    def synthesise(self, data: DemoData, generators: dict[str, Path], oracle: bool,
-                   runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
-        """The offline LR of stage 2: each generator's samples of the training HR images (``probdeg degrade``), and
-        with ``oracle`` the true degradation's; a stage record per folder, reused when nothing changed."""
+    def stage1(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
+        """Train the generators; returns their checkpoints by key."""
+        self.train_all(self.stage1_jobs(data, runs))
+        return self.generators(runs)
+
+    def synthetic_folder(self, key: str) -> Path:
+        """Where the offline LR of generator ``key`` (or of :data:`TRUE`) goes."""
+        return self.out / "synthetic" / key
+
+    def synthesise_one(self, data: DemoData, run: GeneratorRun) -> Path:
+        """The offline LR of stage 2 from one trained generator: its samples of the training HR images (``probdeg
+        degrade``), under a stage record reused when nothing changed."""
         from ..degrade import degrade_folder
 
-        folders = {}
-        for run in runs:
-            key, folder = f"lr_{run.key}", self.out / "synthetic" / run.key
-            samples = SYNTHETIC_SAMPLES if run.stochastic else 1
-            config = {"samples": samples, "seed": self.config.seed, "upstream": {
-                k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
-            self.make_folder(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
-                       lambda folder=folder, run=run, samples=samples: degrade_folder(
-                           generators[run.key], data.train_hr, folder, samples=samples, seed=self.config.seed,
-                           progress=False, overwrite=True))
-            folders[run.key] = folder
+        key, folder = f"lr_{run.key}", self.synthetic_folder(run.key)
+        generator = self.generators([run])[run.key]
+        samples = SYNTHETIC_SAMPLES if run.stochastic else 1
+        config = {"samples": samples, "seed": self.config.seed, "upstream": {
+            k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
+        self.make_folder(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
+                         lambda: degrade_folder(generator, data.train_hr, folder, samples=samples,
+                                                seed=self.config.seed, progress=False, overwrite=True))
+        return folder
+
+    def synthesise_true(self, data: DemoData) -> Path:
+        """The oracle's LR: the true degradation's samples of the training HR images (the built-in task only)."""
+        folder = self.synthetic_folder(TRUE)
+        config = {"samples": SYNTHETIC_SAMPLES, "seed": self.config.data_seed,
+                  "upstream": {"data": self.records["data"]["run_id"]}}
+        self.make_folder(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
+                         lambda: true_degradation_samples(data.train_hr, folder, self.config.degradation,
+                                                          seed=self.config.data_seed))
+        return folder
+
+    def synthesise(self, data: DemoData, oracle: bool, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
+        """The offline LR of stage 2 of every (trained) generator run in ``runs``, and with ``oracle`` the true
+        degradation's; returns the folders by key."""
+        folders = {run.key: self.synthesise_one(data, run) for run in runs}
         if oracle:
-            folder = self.out / "synthetic" / TRUE
-            config = {"samples": SYNTHETIC_SAMPLES, "seed": self.config.data_seed,
-                      "upstream": {"data": self.records["data"]["run_id"]}}
-            self.make_folder(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
-                       lambda: true_degradation_samples(data.train_hr, folder, self.config.degradation,
-                                                        seed=self.config.data_seed))
-            folders[TRUE] = folder
+            folders[TRUE] = self.synthesise_true(data)
         return folders
 
     def make_folder(self, key: str, config: dict[str, Any], what: str, folder: Path, make: Callable[[], Any]) -> None:
@@ -358,19 +399,33 @@ class DemoRunner:
         self.records[key] = self.store.finish(key, config, time.perf_counter() - start, folder=str(folder))
         self.announce(f"{what}: made in {self.records[key]['seconds']:.0f} s")
 
-    def stage2(self, data: DemoData, synthetic: dict[str, Path], runs: Optional[Sequence[SRRun]] = None) -> None:
-        """Train the SR runs (default: the demo's, the oracle when its LR is in ``synthetic``)."""
+    def stage2_jobs(self, data: DemoData, synthetic: dict[str, Path], runs: Sequence[SRRun]) -> list[_Job]:
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
         jobs = []
-        for run in runs if runs is not None else self.sr_runs(oracle=TRUE in synthetic):
+        for run in runs:
             overrides = sr_overrides(run, data, synthetic, self.budget.stage2_iters, self.config.seed)
             upstream = ["data"] + [f"lr_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
             models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
             jobs.append(_Job(f"sr_{run.key}", run.preset, overrides, upstream, f"stage 2: {run.key}",
                              [f"net_sr{i}_latest.pth" for i in range(models)], self.budget.stage2_iters))
-        self.train_all(jobs)
+        return jobs
+
+    def stage2(self, data: DemoData, synthetic: dict[str, Path], runs: Optional[Sequence[SRRun]] = None) -> None:
+        """Train the SR runs (default: the demo's, the oracle when its LR is in ``synthetic``)."""
+        self.train_all(self.stage2_jobs(data, synthetic, runs if runs is not None
+                                        else self.sr_runs(oracle=TRUE in synthetic)))
+
+    def both_stages(self, data: DemoData, oracle: bool) -> dict[str, Path]:
+        """Stage 1, the offline LR and stage 2 as one schedule: an SR run starts as soon as the LR it reads exists,
+        so the runs on bicubic, real or true LR fill the lane stage 1 leaves idle. Returns the generators by key."""
+        synthetic = {run.key: self.synthetic_folder(run.key) for run in GENERATORS}
+        if oracle:
+            synthetic[TRUE] = self.synthesise_true(data)
+        then = {f"g_{run.key}": lambda run=run: self.synthesise_one(data, run) for run in GENERATORS}
+        self.train_all(self.stage1_jobs(data) + self.stage2_jobs(data, synthetic, self.sr_runs(oracle)), then)
+        return self.generators()
 
     @staticmethod
     def sr_runs(oracle: bool) -> list[SRRun]:
@@ -425,9 +480,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     runner.total = 2 + 2 * len(GENERATORS) + int(oracle) + len(runner.sr_runs(oracle)) + 1
     runner.out.mkdir(parents=True, exist_ok=True)
     data = runner.data(user)
-    generators = runner.stage1(data)
-    synthetic = runner.synthesise(data, generators, oracle)
-    runner.stage2(data, synthetic)
+    generators = runner.both_stages(data, oracle)
     runner.announce("scores, figures and report")
     methods = score_methods(runner.out, data, runner.records, progress=config.progress)
     scores = {"methods": methods,
