@@ -12,7 +12,9 @@ Steps (synthetic batches, no file reading unless noted):
 - ``sr_compact``: one L1 step of the new one, SRVGGNetCompact (32 features, 8 convs), HR crop 128, batch 4;
 - ``cl2`` / ``cl3``: one collaborative step (probdeg.collab, real LR on) of K = 2 / 3 compact nets, and ``sup2`` /
   ``sup3`` one supervised step of one net on the same concatenated batch (the unit of the CL ratio);
-- ``data``: building one batch of 4 items of the demo's SR dataset from files, with and without the image cache.
+- ``data``: building one batch of 4 items of the demo's SR dataset from files, with and without the image cache;
+  ``data_bicubic`` the same (cached) with the MATLAB-bicubic reference of each HR crop that stage 1 and SR on bicubic
+  LR read, as probdeg computes it (two cached matrix products), ``data_bicubic_imresize`` with BasicSR's ``imresize``.
 
 Variants: ``threads`` (1 or 2 torch threads), ``malloc`` (glibc's defaults, or probdeg.runtime.keep_freed_memory),
 ``channels_last``, ``compile`` (torch.compile, its one-off compile time left out), ``bf16`` (the nets' forwards
@@ -38,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("stage1", "stage1_nodiv", "sr_rrdb", "sr_compact", "sup2", "cl2", "sup3", "cl3", "data_plain", "data_cached")
+STEPS = ("stage1", "stage1_nodiv", "sr_rrdb", "sr_compact", "sup2", "cl2", "sup3", "cl3", "data_plain", "data_cached",
+         "data_bicubic_imresize", "data_bicubic")
 PIXELS = {"stage1": 4 * 64 * 64, "sr_rrdb": 4 * 64 * 64, "sr_compact": 4 * 128 * 128}  # HR crop pixels per step
 
 
@@ -114,10 +117,18 @@ def _make_step(step: str, channels_last: bool, compile_: bool, data_root: str, b
     if step.startswith("data"):
         from probdeg.unpaired_data import UnpairedImageDataset
 
+        reference = None
+        if step == "data_bicubic":
+            from probdeg.integrations.basicsr.datasets import matlab_bicubic as reference
+        elif step == "data_bicubic_imresize":
+            from basicsr.utils.matlab_functions import imresize
+
+            def reference(image, scale):
+                return imresize(image, 1 / scale)
         folders = json.loads((Path(data_root) / "folders.json").read_text())
         dataset = UnpairedImageDataset(folders["train_hr"], folders["train_lr"], crop_size=128, scale=4,
-                                       synthetic_lr={"g": folders["synthetic"]},
-                                       cache_images=step == "data_cached")
+                                       synthetic_lr={"g": folders["synthetic"]}, reference=reference,
+                                       cache_images=step != "data_plain")
         counter = iter(range(10**9))
         return lambda: [dataset[(0, next(counter) % len(dataset))] for _ in range(4)]
     raise ValueError(step)
@@ -245,6 +256,11 @@ def main() -> None:
             if ("stage1", name) in results:
                 on, off = (statistics.median(results[(s, name)]) for s in ("stage1", "stage1_nodiv"))
                 print(f"Diversity term ({name}): stage-1 step {on:.4f} s with it, {off:.4f} s without: x{on / off:.3f}")
+    for name in args.variants:
+        if ("data_bicubic", name) in results and ("data_bicubic_imresize", name) in results:
+            fast, loop = (statistics.median(results[(s, name)]) for s in ("data_bicubic", "data_bicubic_imresize"))
+            print(f"Bicubic reference ({name}): a batch with BasicSR's imresize {loop:.4f} s, with probdeg's "
+                  f"{fast:.4f} s: x{loop / fast:.1f}")
     for k in (2, 3):
         if (f"cl{k}", "today") in results and (f"sup{k}", "today") in results:
             for name in ("today", "1 thread + malloc", "malloc", BF16):

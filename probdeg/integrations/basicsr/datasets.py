@@ -6,6 +6,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from ...errors import UserError
@@ -15,7 +16,7 @@ from .schema import DegradationValOptions, UnpairedDatasetOptions
 
 
 @lru_cache(maxsize=64)
-def _bicubic_matrix(in_length: int, scale: int) -> np.ndarray:
+def _bicubic_matrix(in_length: int, scale: int) -> torch.Tensor:
     """The (out, in) matrix of BasicSR's MATLAB-style bicubic downscale along one axis, its symmetric border folded
     in: its ``imresize`` is linear and separable, and loops in Python over output pixels (2.6 ms per 128-pixel crop,
     a third of the SR step this reference feeds), where two cached matrix products take a few microseconds."""
@@ -27,7 +28,7 @@ def _bicubic_matrix(in_length: int, scale: int) -> np.ndarray:
     source = np.where(padded < 0, -padded - 1, np.where(padded >= in_length, 2 * in_length - 1 - padded, padded))
     matrix = np.zeros((out_length, in_length), dtype=np.float64)
     np.add.at(matrix, (np.arange(out_length)[:, None].repeat(source.shape[1], 1), source), weights.double().numpy())
-    return matrix.astype(np.float32)
+    return torch.from_numpy(matrix.astype(np.float32))
 
 
 def matlab_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
@@ -38,7 +39,10 @@ def matlab_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
         (H, W, C) -> (ceil(H / scale), ceil(W / scale), C).
     """
     rows, cols = _bicubic_matrix(image.shape[0], scale), _bicubic_matrix(image.shape[1], scale)
-    return np.einsum("oh,hwc,pw->opc", rows, np.asarray(image, dtype=np.float32), cols, optimize=True)
+    # torch, not numpy: numpy's BLAS threads would fight the training's torch threads for the cores (measured: 8 ms
+    # instead of 0.1 ms per crop while two trainings ran).
+    channels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
+    return (rows @ channels @ cols.T).permute(1, 2, 0).contiguous().numpy()
 
 
 class BasicSRUnpairedDataset(UnpairedImageDataset):
