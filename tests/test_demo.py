@@ -315,19 +315,28 @@ def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monk
     def job(key, upstream, iters, first=False):
         return _Job(key, "tiny/x", [f"name=demo_{key}"], ["data", *upstream], key, ["m.pth"], iters, first)
 
+    made = []
+
     def make_lr(key):
-        runner.make_folder(f"lr_{key}", {}, f"LR of {key}", tmp_path / key, lambda: (tmp_path / key).mkdir())
+        runner.make_folder(f"lr_{key}", {}, f"LR of {key}", tmp_path / key,
+                           lambda: made.append(key) or (tmp_path / key).mkdir())
 
     jobs = [job("sr_small", [], 10), job("sr_on_a", ["lr_a"], 30), job("sr_on_b", ["lr_b"], 20),
             job("g_a", [], 5, first=True), job("g_b", [], 5, first=True)]
     runner.train_all(jobs, then={"g_a": lambda: make_lr("a"), "g_b": lambda: make_lr("b")})
     # Stage 1 first; then the longest of the startable SR runs: the run on a's LR waits for it, then outranks the rest.
     assert order == ["g_a", "g_b", "sr_on_a", "sr_on_b", "sr_small"]
-    assert all(runner.store.finished(j.key, runner._config(j)) for j in jobs)
+    assert all(runner.store.finished(j.key, runner._config(j)) for j in jobs) and made == ["a", "b"]
 
     order.clear()
     runner.train_all(jobs, then={"g_a": lambda: make_lr("a"), "g_b": lambda: make_lr("b")})
-    assert order == []  # everything reused, the LR folders too
+    assert order == [] and made == ["a", "b"]  # everything reused, the LR folders too
+
+    def broken_lr():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        runner.train_all(jobs[:3] + [job("g_b2", [], 5, first=True)], then={"g_b2": broken_lr})
 
     with pytest.raises(RuntimeError, match="sr_orphan.*lr_missing"):
         runner.train_all([job("sr_orphan", ["lr_missing"], 10)])

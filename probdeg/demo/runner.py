@@ -167,7 +167,7 @@ class _Job:
     what: str
     models: list[str]
     iters: int
-    first: bool = False  # started before any job without it (stage 1: the SR runs wait for its LR)
+    first: bool = False  # preferred over startable jobs without it (stage 1: the SR runs wait for its LR)
 
 
 class DemoRunner:
@@ -253,18 +253,19 @@ class DemoRunner:
                                  command=train_command(preset_path(job.preset), self.out, job.overrides),
                                  experiment=str(experiment), models=[str(p) for p in paths])
 
-    def train_all(self, jobs: list[_Job], then: Optional[dict[str, Callable[[], None]]] = None) -> None:
+    def train_all(self, jobs: list[_Job], then: Optional[dict[str, Callable[[], object]]] = None) -> None:
         """Run the jobs in :attr:`lanes` worker processes, each as soon as the stages it reads (``upstream``) are
-        finished: ``first`` jobs, then the longest. ``then[key]()`` runs in this process once job ``key`` is finished
-        (or reused), and may finish the stages other jobs wait for. Finished jobs are reused, interrupted ones
-        resumed."""
+        finished; of the startable ones, ``first`` jobs, then the longest. ``then[key]()`` runs in this process once
+        job ``key`` is finished (or reused), and may finish the stages other jobs wait for (a lane waits meanwhile:
+        making an LR folder takes seconds, and the job it unlocks may be the longest). Finished jobs are reused,
+        interrupted ones resumed; an error stops the other lanes' trainings, which a rerun resumes."""
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from multiprocessing import get_context
 
         from ..presets import preset_path
 
         then = then or {}
-        waiting = sorted(jobs, key=lambda j: (not j.first, -self._cost(j)))
+        waiting = list(jobs)
         ready: list[_Job] = []
 
         def release() -> None:
@@ -313,8 +314,10 @@ class DemoRunner:
                             # A training's error (a user error included) stops the demo here.
                             finished(running.pop(future), future.result())
                 except BaseException:
-                    for future in running:
-                        future.cancel()
+                    # Stop the other lanes' trainings (no public way to stop a running task): their stage records
+                    # stay "started", and a rerun resumes them from their last training state.
+                    for process in list((getattr(pool, "_processes", None) or {}).values()):
+                        process.terminate()
                     raise
         if waiting:
             raise RuntimeError(f"stages {', '.join(j.key for j in waiting)} wait for stages that were never made: "
@@ -332,6 +335,7 @@ class DemoRunner:
         return job.iters * k * (3 if "mssr" in job.preset and "cl_synth" not in job.preset else 2 if k > 1 else 1)
 
     def stage1_jobs(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> list[_Job]:
+        """The stage-1 trainings of ``runs`` (for :meth:`train_all`)."""
         return [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
                                                                       self.config.seed),
                      ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters, first=True)
@@ -400,6 +404,8 @@ class DemoRunner:
         self.announce(f"{what}: made in {self.records[key]['seconds']:.0f} s")
 
     def stage2_jobs(self, data: DemoData, synthetic: dict[str, Path], runs: Sequence[SRRun]) -> list[_Job]:
+        """The SR trainings of ``runs`` (for :meth:`train_all`); ``synthetic`` maps LR sources to their folders,
+        which need not exist yet: each job waits for its folders' stage records."""
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 

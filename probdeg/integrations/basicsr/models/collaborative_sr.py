@@ -35,15 +35,9 @@ from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
 from ....runtime import autocast_dtype
 from ..archs import build_network, resolve_arch
-from ..datasets import matlab_bicubic
+from ..datasets import matlab_bicubic_tensor
 from ..schema import CollabOptions, ValOptions
 from .base import ProbdegBaseModel
-
-
-def _bicubic_batch(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    images = [torch.from_numpy(matlab_bicubic(x.permute(1, 2, 0).cpu().numpy(), scale)).permute(2, 0, 1)
-              for x in hr]
-    return torch.stack(images).to(hr.device).clamp(0, 1)
 
 
 def ema_decay_at(decay: float, step: int) -> float:
@@ -159,10 +153,10 @@ class CollaborativeSRModel(ProbdegBaseModel):
                 with torch.no_grad():
                     batches.append(source["net"](self.hr).clamp(0, 1))
             elif source["kind"] == "bicubic":
-                # Made by the dataset's workers when it has `bicubic_reference: true`; else here, per image.
+                # Made by the dataset's workers when it has `bicubic_reference: true`; else here, for the batch.
                 reference = self.data.get("hr_bicubic")
                 batches.append(reference.to(self.device).clamp(0, 1) if reference is not None
-                               else _bicubic_batch(self.hr, int(self.opt["scale"])))
+                               else matlab_bicubic_tensor(self.hr, int(self.opt["scale"])).clamp(0, 1))
             else:
                 batches.append(self.data[source["key"]].to(self.device))
         if len(batches) == 1:
