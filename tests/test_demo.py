@@ -79,7 +79,7 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
 def test_only_a_budget_below_the_full_one_is_called_a_short_run():
     from probdeg.demo.report import short_run_note
 
-    assert short_run_note(BUDGETS["full"]) is None and short_run_note(Budget("custom", 2000, 3000)) is None
+    assert short_run_note(BUDGETS["full"]) is None and short_run_note(Budget("custom", 2000, 4000)) is None
     for budget in (BUDGETS["quick"], Budget("custom", 800, 1000), Budget("custom", 400, 1500)):
         note = short_run_note(budget)
         assert note.startswith(f"A short run: {budget.stage1_iters} iterations per generator and "
