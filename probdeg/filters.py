@@ -215,7 +215,9 @@ class LowPass(_SpatialFilter):
 
 def bicubic_downscale(images: Tensor, scale: int) -> Tensor:
     """Antialiased bicubic downscaling (``F.interpolate``), clamped to [0, 1]: a generator collapsed to bicubic, and
-    the content reference of a plain-PyTorch stage 1.
+    the content reference of a plain-PyTorch stage 1. Inside the image it equals BasicSR's MATLAB-style ``imresize``
+    (the BasicSR path's reference, ``probdeg.integrations.basicsr.datasets.matlab_bicubic``) to 3e-7; the outer 2 LR
+    pixels differ by up to 0.05, as the two treat the border differently (renormalised weights vs a mirror).
 
     Shape:
         (B, C, H, W) -> (B, C, H // scale, W // scale).

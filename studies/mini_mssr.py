@@ -3,7 +3,7 @@
     python studies/mini_mssr.py --seeds 0 1 2 --budget full --out studies/out/mini_mssr \
         --markdown studies/out/mini_mssr/table.md
 
-Every seed trains the demo's three generators and nine SR runs (the oracle included) from random weights on the same
+Every seed trains the demo's three generators and eight SR runs (the oracle included) from random weights on the same
 task (scikit-image's photos, data seed 0); only the training seed changes. A seed whose folder already holds a
 finished run is reused (the demo's stages are resumable), so an interrupted study continues where it stopped. Prints,
 and writes as markdown: PSNR / SSIM and the gain over bicubic upscaling per method, the paper's claims and the

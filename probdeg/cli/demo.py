@@ -6,7 +6,7 @@ import argparse
 import shlex
 
 HELP = ("train the generators, MSSR and the baselines on a small task made from scikit-image's photos (or your "
-        "folders) and write demo_out/report.html; resumable, --quick in about 3 minutes on 2 cores")
+        "folders) and write demo_out/report.html; resumable, --quick in about 2-3 minutes on 2 cores")
 
 
 def _iters(text: str) -> tuple[int, ...]:
@@ -30,11 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out); a rerun reuses its "
                         "finished stages")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--quick", action="store_true", help="the short budget: {},{} (about 3 min on 2 cores)"
+    budget.add_argument("--quick", action="store_true", help="the short budget: {},{} (about 2-3 min on 2 cores)"
                         .format(*_budget("quick")))
     budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2",
-                        help="iterations per generator and per SR training (default: the full budget, {},{}, under "
-                        "20 min on 2 cores)".format(*_budget("full")))
+                        help="iterations per generator and per SR training (default: the full budget, {},{}, about 18 min "
+                        "on 2 cores with bfloat16, about 25 without)".format(*_budget("full")))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the demo degradation (default: 0)")
     parser.add_argument("--hr", default=None, metavar="HR_DIR", help="your clean HR images (with --lr)")

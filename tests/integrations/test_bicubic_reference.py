@@ -39,3 +39,14 @@ def test_a_batch_of_tensors_gives_each_image_its_own_downscale():
 def test_an_image_too_small_for_the_kernel_is_refused_by_name():
     with pytest.raises(ValueError, match="5 pixels are too few"):
         matlab_bicubic(np.zeros((5, 64, 3), dtype=np.float32), 4)
+
+
+def test_the_plain_pytorch_reference_equals_it_inside_the_border():
+    """``probdeg.filters.bicubic_downscale`` (the plain-PyTorch stage 1's reference) differs only at the border."""
+    from probdeg.filters import bicubic_downscale
+
+    batch = torch.rand(2, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    plain, reference = bicubic_downscale(batch, 4), matlab_bicubic_tensor(batch, 4).clamp(0, 1)
+    inner = (plain - reference)[..., 2:-2, 2:-2].abs().max().item()
+    border = (plain - reference).abs().max().item()
+    assert inner < 1e-5 and border > 1e-3  # equal inside; the border weights really differ

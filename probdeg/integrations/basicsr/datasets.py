@@ -1,4 +1,5 @@
-"""probdeg's datasets in BasicSR's form (constructed from one option dict), for the degradation GAN."""
+"""probdeg's datasets in BasicSR's form (constructed from one option dict), and the MATLAB-bicubic reference that
+stage 1, SR on bicubic LR and SimUSR read (BasicSR's own weights, as cached matrices)."""
 
 from __future__ import annotations
 
