@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--quick", action="store_true", help="the short budget: {},{} (about 2-3 min on 2 cores)"
                         .format(*_budget("quick")))
     budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2",
-                        help="iterations per generator and per SR training (default: the full budget, {},{}, about 18 min "
-                        "on 2 cores with bfloat16, about 25 without)".format(*_budget("full")))
+                        help="iterations per generator and per SR training (default: the full budget, {},{}, about "
+                        "18 min on 2 cores with bfloat16, about 25 without)".format(*_budget("full")))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the demo degradation (default: 0)")
     parser.add_argument("--hr", default=None, metavar="HR_DIR", help="your clean HR images (with --lr)")
