@@ -310,7 +310,7 @@ def test_repeated_set_keeps_every_override():
     args = build_parser().parse_args(["train", "-opt", "x.yml", "--set", "name=a", "logger:print_freq=3",
                                       "--set", "train:total_iter=2"])
     assert args.set == ["name=a", "logger:print_freq=3", "train:total_iter=2"]
-    overrides = [*args.set, "train:scheduler:decay_start=1"]  # the preset decays from 1067: below total_iter 2
+    overrides = [*args.set, "train:scheduler:decay_start=1"]  # the preset decays from 200: below total_iter 2
     opt = load_options(TINY / "deg_deresnet_det.yml", overrides=overrides, check_files=False)
     assert opt["name"] == "a" and opt["train"]["total_iter"] == 2 and opt["logger"]["print_freq"] == 3
 

@@ -91,7 +91,7 @@ def _common_overrides(key: str, iters: int, seed: int) -> list[str]:
 def generator_overrides(run: GeneratorRun, data: DemoData, iters: int, seed: int) -> list[str]:
     """The ``--set`` overrides of a stage-1 training."""
     return _common_overrides(f"g_{run.key}", iters, seed) + [
-        f"train:scheduler:decay_start={iters * 2 // 3}",  # the preset's 1067 of 1600
+        f"train:scheduler:decay_start={iters * 2 // 3}",  # the preset's 200 of 300
         f"datasets:train:dataroot_hr={_quoted(data.train_hr)}", f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
         f"datasets:val:dataroot_hr={_quoted(data.val_hr)}", f"datasets:val:dataroot_lr={_quoted(data.val_lr)}",
         f"datasets:val:dataroot_real_lr={_quoted(data.train_lr)}"] + list(run.overrides)
