@@ -25,7 +25,7 @@ from .defaults import TILE_OVERLAP
 from .errors import ImageReadError, UserError
 from .filters import bicubic_downscale
 from .injection import NoiseInjection
-from .noise_field import Window, position_keyed_noise, sample_seed
+from .noise_field import Window, position_keyed_noise, sample_seed, stable_seed
 from .registry import Resolve
 from .tiling import run_tiled
 
@@ -248,6 +248,42 @@ def read_hr(path: Path, scale: int) -> Tensor:
     return image
 
 
+def matching_jpeg(model_path: PathLike, hr_dir: PathLike, real_lr_dir: PathLike, *, seed: int = 0, images: int = 8,
+                  resolve: Optional[Resolve] = None) -> Optional[tuple[int, int]]:
+    """The JPEG quality range that gives a generator's LR the blocking of the real LR (:mod:`probdeg.jpeg`), or
+    ``None`` when the real LR shows none; from one uncompressed sample of each of the first ``images`` HR images and
+    the first 64 real LR images.
+
+    Args:
+        model_path: a generator checkpoint.
+        hr_dir: HR images (the ones the LR will be made from).
+        real_lr_dir: the real LR images, whole (JPEG's grid starts at their corner).
+        seed: the samples' seed.
+        images: at most this many HR images are degraded for the match.
+        resolve: finds arch types outside probdeg's own.
+    """
+    from .checkpoint import load_network
+    from .io import list_images, read_image
+    from .jpeg import estimate_quality_range
+
+    real = [read_image(path) for path in list_images(real_lr_dir)[:64]]  # enough for a range; bounded time
+    hr_paths = list_images(hr_dir)[:images]
+    if not real or not hr_paths:
+        raise UserError(f"matching JPEG needs real LR images in {real_lr_dir} and HR images in {hr_dir}")
+    G = load_network(model_path, resolve=resolve)
+    scale = infer_scale(G)
+    with torch.no_grad():
+        generated = [degrade_image(G, read_hr(path, scale), scale=scale, seed=seed, key=path.name)[0]
+                     .permute(1, 2, 0).numpy() for path in hr_paths]
+    return estimate_quality_range(real, generated)
+
+
+def _jpeg_quality(seed: int, key: str, index: int, qualities: tuple[int, int]) -> int:
+    """The JPEG quality of sample ``index`` of image ``key``: uniform over ``qualities``, fixed by the run's seed."""
+    return int(np.random.default_rng(stable_seed("probdeg.jpeg", int(seed), key, int(index)))
+               .integers(qualities[0], qualities[1] + 1))
+
+
 def degrade_folder(
     model_path: PathLike,
     input_dir: PathLike,
@@ -264,6 +300,7 @@ def degrade_folder(
     grid_images: int = 4,
     resolve: Optional[Resolve] = None,
     overwrite: bool = False,
+    jpeg: Optional[tuple[int, int]] = None,
 ) -> dict[str, Any]:
     """Degrade every HR image of a folder (recursively) into ``samples`` LR images, resumably.
 
@@ -293,6 +330,8 @@ def degrade_folder(
         grid_images: rows of the grid.
         resolve: finds arch types outside probdeg's own (see :func:`probdeg.checkpoint.load_network`).
         overwrite: replace the outputs of other settings in ``output_dir`` instead of refusing.
+        jpeg: compress every LR sample by JPEG at a quality drawn from this range (both ends included), per sample
+            from its seed: the blocking a generator cannot learn (see :mod:`probdeg.jpeg`); ``None``: none.
 
     Returns:
         A summary (see :meth:`probdeg.folders.FolderJob.summary`) with ``scale`` and ``grid`` (its path or ``None``).
@@ -305,6 +344,7 @@ def degrade_folder(
     from .checkpoint import file_digest, load_network
     from .folders import FolderJob, plan_outputs
     from .io import write_image
+    from .jpeg import compress
     from .tiling import count_tiles, memory_hint
 
     for name, value in (("samples", samples), ("batch", batch), ("grid_images", grid_images)):
@@ -322,8 +362,12 @@ def degrade_folder(
     if samples > 1 and not is_stochastic(G):
         warnings.warn(f"{model_path} is a deterministic generator: its {samples} samples per image are identical",
                       stacklevel=2)
+    if jpeg is not None and not (len(jpeg) == 2 and 1 <= jpeg[0] <= jpeg[1] <= 100):
+        raise UserError(f"jpeg: expected a quality range low:high with 1 <= low <= high <= 100, got {jpeg}")
     settings = {"model_sha256": file_digest(model_path), "seed": seed, "samples": samples, "tile": tile,
                 "overlap": overlap if tile else None}
+    if jpeg is not None:  # only when set: folders made before the option keep their settings
+        settings["jpeg"] = [int(jpeg[0]), int(jpeg[1])]
     pending: dict[tuple[int, int], list[_Pending]] = {}
 
     with FolderJob(plan, output_dir, command="degrade", settings=settings, overwrite=overwrite,
@@ -339,7 +383,9 @@ def degrade_folder(
                 with memory_hint(f"{what} ({width}x{height} HR pixels)", tile):
                     lr = degrade_batch(G, hr, [sample_seed(seed, entry.key, k) for entry, k, _ in chunk], scale=scale,
                                        tile=tile, overlap=overlap, on_tile=on_tile)
-                for (_, _, target), image in zip(chunk, lr):
+                for (entry, k, target), image in zip(chunk, lr):
+                    if jpeg is not None:
+                        image = compress(image.permute(1, 2, 0).cpu().numpy(), _jpeg_quality(seed, entry.key, k, jpeg))
                     write_image(target, image)
                 job.wrote(len(chunk))
             job.advance(len(group))

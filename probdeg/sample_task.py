@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import UserError
 from .io import write_image
+from .jpeg import compress
 
 VAL_DRAWS = 3
 """Validation pairs per held-out quarter of the sample task (each with its own degradation draw)."""
@@ -92,11 +93,7 @@ class CameraDegradation:
         noisy = np.clip(noisy, 0, 1)
         if self.jpeg is None:
             return noisy.astype(np.float32)
-        quality = int(rng.integers(self.jpeg[0], self.jpeg[1] + 1))
-        bgr = cv2.cvtColor((noisy * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
-        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+        return compress(noisy, int(rng.integers(self.jpeg[0], self.jpeg[1] + 1)))
 
     def describe(self) -> str:
         """The settings as :func:`load_true_degradation` reads them back."""

@@ -16,6 +16,7 @@ from probdeg.archs import probabilistic_deresnet
 from probdeg.checkpoint import load_network, save_checkpoint
 from probdeg.cli import main
 from probdeg.degrade import degrade_batch, degrade_folder, degrade_image, infer_scale, sample_grid
+from probdeg.errors import UserError
 from probdeg.figures import LABEL_HEIGHT as GRID_LABEL_HEIGHT
 from probdeg.io import read_image, write_image
 from probdeg.noise_field import NoiseField, sample_seed
@@ -70,6 +71,24 @@ def test_writes_every_sample_keeps_sub_folders_and_crops_to_the_scale(data, tmp_
     assert not np.array_equal(found["a_s0.png"], found["a_s1.png"])  # samples of one image differ
     one = degrade_folder(data["model"], data["hr"], tmp_path / "one", samples=1, progress=False)
     assert set(outputs(tmp_path / "one")) == expected_names(1) and one["written"] == 6
+
+
+def test_jpeg_compresses_each_sample_at_a_quality_fixed_by_its_seed(data, tmp_path):
+    from probdeg.degrade import _jpeg_quality
+    from probdeg.jpeg import compress
+
+    degrade_folder(data["model"], data["hr"], tmp_path / "plain", samples=2, seed=5, progress=False)
+    degrade_folder(data["model"], data["hr"], tmp_path / "jpeg", samples=2, seed=5, progress=False, jpeg=(20, 40))
+    plain, compressed = outputs(tmp_path / "plain"), outputs(tmp_path / "jpeg")
+    assert set(plain) == set(compressed)
+    qualities = [_jpeg_quality(5, name, k, (20, 40)) for name in HR_SIZES for k in range(2)]
+    assert all(20 <= q <= 40 for q in qualities) and len(set(qualities)) > 1
+    q0 = _jpeg_quality(5, "big.png", 0, (20, 40))
+    # the 8-bit PNG of the plain sample, compressed at that quality, is the stored sample (to one 8-bit level)
+    assert np.abs(compress(plain["big_s0.png"], q0) - compressed["big_s0.png"]).max() <= 1.5 / 255
+    assert np.abs(plain["big_s0.png"] - compressed["big_s0.png"]).max() > 4 / 255
+    with pytest.raises(UserError, match="jpeg: expected a quality range"):
+        degrade_folder(data["model"], data["hr"], tmp_path / "bad", samples=1, progress=False, jpeg=(50, 20))
 
 
 def test_outputs_depend_on_seed_path_and_sample_only(data, tmp_path):

@@ -74,6 +74,22 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     for key in [f"g_{g.key}" for g in GENERATORS] + [f"sr_{r.key}" for r in SR_RUNS]:
         assert f"# {key}:" in md and f"name=demo_{key}" in md
     assert md.count("probdeg train -opt") == len(GENERATORS) + len(SR_RUNS)
+    # The sample task's real LR is JPEG-compressed (quality 50-90): every generator's LR is compressed to match it.
+    for g in GENERATORS:
+        low, high = json.loads((demo_out / "stages" / f"lr_{g.key}.json").read_text())["config"]["jpeg"]
+        assert 10 <= low <= high <= 95 and f"{g.label} {low}-{high}" in md
+    assert "The real LR shows JPEG blocking" in md
+
+
+def test_the_jpeg_match_can_be_turned_off_and_the_report_says_nothing_then():
+    from probdeg.cli import build_parser
+    from probdeg.cli.demo import command_line
+    from probdeg.demo.report import jpeg_sentence
+
+    args = build_parser().parse_args(["demo", "--no-jpeg-match"])
+    assert args.no_jpeg_match and command_line(args).endswith("--no-jpeg-match")
+    assert jpeg_sentence({"lr_deresnet_prob": {"config": {"samples": 8}}}) is None
+    assert "Probabilistic DeResnet 40-70" in jpeg_sentence({"lr_deresnet_prob": {"config": {"jpeg": [40, 70]}}})
 
 
 def test_only_a_budget_below_the_full_one_is_called_a_short_run():

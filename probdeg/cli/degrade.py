@@ -25,11 +25,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: whole images)")
     parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP, help="HR pixels of context around each "
                         f"tile (default: {TILE_OVERLAP})")
+    parser.add_argument("--jpeg", default=None, metavar="LOW:HIGH", type=_quality_range, help="compress every LR "
+                        "sample by JPEG at a quality drawn from LOW..HIGH: the blocking of real LR that a generator "
+                        "cannot learn (default: none)")
     add_device_argument(parser)
     parser.add_argument("--grid", default=None, help="also write a PNG of bicubic LR, 3 samples and their "
                         "differences for the first images")
     parser.add_argument("--grid-images", type=int, default=4, help="rows of the --grid figure (default: 4)")
     add_folder_job_arguments(parser)
+
+
+def _quality_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition(":")
+    try:
+        quality = (int(low), int(high if sep else low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH JPEG qualities, e.g. 40:70, got {text!r}") from None
+    if not 1 <= quality[0] <= quality[1] <= 100:
+        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH <= 100, got {text!r}")
+    return quality
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
     return run_folder_job("degrade", lambda: degrade_folder(
         args.model, args.input, args.output, samples=args.samples, seed=args.seed, batch=args.batch, tile=args.tile,
         overlap=args.tile_overlap, device=device, progress=not args.no_progress, grid=args.grid,
-        grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite),
+        grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite, jpeg=args.jpeg),
         lambda summary: f"grid {summary['grid']}, " if summary["grid"] else "")

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "'blur=1:2,jpeg=none'), or module:function / file.py:function taking (hr, scale, rng)")
     parser.add_argument("--lanes", type=int, default=None, help="trainings run side by side, each on its share of the "
                         "cores (default: one per core, up to 2)")
+    parser.add_argument("--no-jpeg-match", action="store_true", help="give stage 2 the generators' LR as generated "
+                        "(default: compressed to the real LR's JPEG blocking where it shows any)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -61,6 +63,8 @@ def command_line(args: argparse.Namespace) -> str:
         value = getattr(args, flag)
         if value is not None and not (flag in ("seed", "data_seed") and value == 0):
             words += ["--" + flag.replace("_", "-"), str(value)]
+    if args.no_jpeg_match:
+        words.append("--no-jpeg-match")
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     config = DemoConfig(out=args.out, budget=budget, seed=args.seed, data_seed=args.data_seed, hr=args.hr,
                         lr=args.lr, val_hr=args.val_hr, val_lr=args.val_lr,
                         degradation=load_true_degradation(args.degradation), progress=not args.no_progress,
-                        lanes=args.lanes, command=command_line(args))
+                        lanes=args.lanes, match_jpeg=not args.no_jpeg_match, command=command_line(args))
     result = run_demo(config)
     print(f"demo: report {result.report_html}")
     return 0

@@ -75,6 +75,17 @@ def generator_sentence(generators: dict[str, Any]) -> str:
     return ("Real LR noise = 1 on both counts. " + "; ".join(parts) + ".")
 
 
+def jpeg_sentence(records: dict[str, dict[str, Any]]) -> Optional[str]:
+    """What the demo did about the real LR's JPEG blocking, from the LR stages' records; ``None`` when nothing."""
+    ranges = [(run.label, records.get(f"lr_{run.key}", {}).get("config", {}).get("jpeg")) for run in GENERATORS]
+    matched = [f"{label} {r[0]}-{r[1]}" for label, r in ranges if r]
+    if not matched:
+        return None
+    return ("The real LR shows JPEG blocking, which a convolutional generator trained on random crops cannot learn "
+            "(its 8x8 grid is fixed to the image): before stage 2, each generator's LR was compressed at the JPEG "
+            "qualities that give it the real LR's blocking (probdeg.jpeg): " + ", ".join(matched) + ".")
+
+
 def _relative(path: Union[str, Path], out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
@@ -127,6 +138,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
           for key, s in methods.items()]),
         ("h", 2, "Degradation generators: how real and how diverse is their LR? (Figure 4's table)"),
         ("p", generator_sentence(generators)),
+        *([("p", jpeg)] if (jpeg := jpeg_sentence(records)) else []),
         ("p", f"From {generators['samples']} samples of every "
               "validation HR image, against the real LR training images (unpaired): the noise level over the real "
               f"LR's ({generators['real_noise_level']:.4f}; 1 = the same), rho (how much the samples of one image "

@@ -42,6 +42,8 @@ class DemoConfig:
         degradation: the "real" degradation of the sample task and of held-out validation: ``f(hr, scale, rng)``.
         progress: show progress bars.
         lanes: trainings run side by side (default :func:`default_lanes`).
+        match_jpeg: compress each generator's LR to the real LR's JPEG blocking before stage 2 (none where the real
+            LR shows none; :func:`probdeg.degrade.matching_jpeg`); off: the LR as generated.
     """
 
     out: PathLike = "demo_out"
@@ -55,6 +57,7 @@ class DemoConfig:
     degradation: TrueDegradation = camera_degradation
     progress: bool = True
     lanes: Optional[int] = None
+    match_jpeg: bool = True
     command: Optional[str] = field(default=None, repr=False)  # how the report says the run was started
 
     def resolved_budget(self) -> Budget:
@@ -357,16 +360,23 @@ class DemoRunner:
     def synthesise_one(self, data: DemoData, run: GeneratorRun) -> Path:
         """The offline LR of stage 2 from one trained generator: its samples of the training HR images (``probdeg
         degrade``), under a stage record reused when nothing changed."""
-        from ..degrade import degrade_folder
+        from ..degrade import degrade_folder, matching_jpeg
 
         key, folder = f"lr_{run.key}", self.synthetic_folder(run.key)
         generator = self.generators([run])[run.key]
         samples = SYNTHETIC_SAMPLES if run.stochastic else 1
-        config = {"samples": samples, "seed": self.config.seed, "upstream": {
+        config: dict[str, Any] = {"samples": samples, "seed": self.config.seed, "upstream": {
             k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
-        self.make_folder(key, config, f"LR of {run.label}: {samples} sample(s) per training HR image", folder,
+        what = f"LR of {run.label}: {samples} sample(s) per training HR image"
+        # A few seconds; recomputed on reuse, as the record's settings hold its result.
+        jpeg = matching_jpeg(generator, data.train_hr, data.train_lr, seed=self.config.seed) \
+            if self.config.match_jpeg else None
+        if jpeg is not None:  # only then: the records of LR without JPEG stay valid
+            config["jpeg"] = list(jpeg)
+            what += f", JPEG quality {jpeg[0]}-{jpeg[1]} (the real LR's blocking)"
+        self.make_folder(key, config, what, folder,
                          lambda: degrade_folder(generator, data.train_hr, folder, samples=samples,
-                                                seed=self.config.seed, progress=False, overwrite=True))
+                                                seed=self.config.seed, progress=False, overwrite=True, jpeg=jpeg))
         return folder
 
     def synthesise_true(self, data: DemoData) -> Path:

@@ -180,6 +180,30 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
         assert torch.equal(mixed[i], bicubic[i]) or not torch.allclose(mixed[i], bicubic[i], atol=1e-3)
 
 
+def test_a_generator_source_with_jpeg_compresses_each_sample_and_bad_ranges_are_refused(workspace):
+    from probdeg.integrations.basicsr.validation import validate_options
+    from probdeg.jpeg import compress
+
+    opt = _opt(workspace)
+    opt["degradations"] = [{"generator": str(workspace / "G.pth"), "jpeg": [30, 30]},
+                           {"generator": str(workspace / "G.pth")}]
+    model = build_model(opt)
+    model.feed_data(_batch(opt))
+    torch.manual_seed(0)
+    compressed = model._synthesise(model.sources[0])
+    torch.manual_seed(0)
+    plain = model._synthesise(model.sources[1])  # the same net and latents, no JPEG
+    for image, reference in zip(compressed, plain):
+        expected = compress(reference.permute(1, 2, 0).numpy(), 30)
+        assert torch.allclose(image.permute(1, 2, 0), torch.from_numpy(expected), atol=1e-6)
+    assert not torch.allclose(compressed, plain, atol=2 / 255)
+    for source, message in (({"generator": "G.pth", "jpeg": [70, 40]}, "1 <= low <= high <= 100"),
+                            ({"offline": "x", "jpeg": [40, 70]}, "generator sources only")):
+        opt["degradations"] = [source, {"bicubic": True}]
+        with pytest.raises(OptionError, match=message):
+            validate_options(opt, check_files=False)
+
+
 def test_offline_folders_from_probdeg_degrade_mix_with_on_the_fly_synthesis(workspace):
     from probdeg.degrade import degrade_folder
 

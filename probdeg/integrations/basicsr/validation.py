@@ -305,12 +305,22 @@ class OptionValidator:
                 where = f"degradations[{i}]" + (f"[{j}]" if isinstance(entry, list) else "")
                 if not isinstance(source, Mapping):
                     self.fail(where, f"expected generator: PATH, bicubic: true or offline: NAME, got {shorten(source)}")
-                self.keys(source, where, {"generator": text, "bicubic": boolean, "offline": text})
+                self.keys(source, where, {"generator": text, "bicubic": boolean, "offline": text,
+                                          "jpeg": quality_range})
+                if "jpeg" in source and "generator" not in source:
+                    self.fail(f"{where}:jpeg", "applies to generator sources only (compress an offline folder "
+                                               "with probdeg degrade --jpeg)")
                 if len([k for k in SOURCE_KEYS if k in source]) != 1:
                     self.fail(where, f"expected exactly one of generator: PATH, bicubic: true or offline: NAME, "
                                      f"got {shorten(dict(source))}")
                 if "generator" in source:
                     self.file(f"{where}:generator", source["generator"])
+
+
+def quality_range(value: Any) -> Optional[str]:
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(is_int(v) for v in value) \
+        and 1 <= value[0] <= value[1] <= 100
+    return None if ok else "[low, high] JPEG qualities with 1 <= low <= high <= 100, like [40, 70]"
 
 
 def betas(value: Any) -> Optional[str]:

@@ -9,8 +9,9 @@ Options (besides BasicSR's usual ones):
   ``RRDBNet`` is BasicSR's own.
 - ``degradations``: K entries, the source of each model's synthetic LR. An entry is one source or a list of
   sources mixed per sample (the naive combination): ``{generator: G.pth}`` (frozen, fresh latents every
-  iteration), ``{bicubic: true}`` (MATLAB bicubic of the HR crop) or ``{offline: NAME}`` (read by the dataset from
-  a folder made by ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``).
+  iteration; ``jpeg: [40, 70]`` adds JPEG at a quality drawn per sample, the blocking a generator cannot learn:
+  :mod:`probdeg.jpeg`), ``{bicubic: true}`` (MATLAB bicubic of the HR crop) or ``{offline: NAME}`` (read by the
+  dataset from a folder made by ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``).
 - ``collab``: the losses' weights and schedule, :class:`~probdeg.integrations.basicsr.schema.CollabOptions`.
 - ``path.pretrain_network_sr``: initial weights for every model (BasicSR ``params`` / ``params_ema``), e.g. ESRGAN's
   PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
@@ -33,6 +34,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
+from ....jpeg import compress_batch
 from ....runtime import autocast_dtype
 from ..archs import build_network, resolve_arch
 from ..datasets import matlab_bicubic_tensor
@@ -125,7 +127,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
             if "generator" in source:
                 generator = load_network(source["generator"], resolve=resolve_arch, device=self.device)
                 generator.requires_grad_(False)
-                sources.append({"kind": "generator", "net": generator})
+                sources.append({"kind": "generator", "net": generator, "jpeg": source.get("jpeg")})
             elif source.get("bicubic"):
                 sources.append({"kind": "bicubic"})
             elif "offline" in source:
@@ -151,7 +153,8 @@ class CollaborativeSRModel(ProbdegBaseModel):
         for source in sources:
             if source["kind"] == "generator":
                 with torch.no_grad():
-                    batches.append(source["net"](self.hr).clamp(0, 1))
+                    lr = source["net"](self.hr).clamp(0, 1)
+                batches.append(compress_batch(lr, source["jpeg"]) if source.get("jpeg") else lr)
             elif source["kind"] == "bicubic":
                 # Made by the dataset's workers when it has `bicubic_reference: true`; else here, for the batch.
                 reference = self.data.get("hr_bicubic")
