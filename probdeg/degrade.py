@@ -275,7 +275,10 @@ def matching_jpeg(model_path: PathLike, hr_dir: PathLike, real_lr_dir: PathLike,
     with torch.no_grad():
         generated = [degrade_image(G, read_hr(path, scale), scale=scale, seed=seed, key=path.name)[0]
                      .permute(1, 2, 0).numpy() for path in hr_paths]
-    return estimate_quality_range(real, generated)
+    try:
+        return estimate_quality_range(real, generated)
+    except ValueError as err:
+        raise UserError(f"matching JPEG to {real_lr_dir}: {err}") from None
 
 
 def _jpeg_quality(seed: int, key: str, index: int, qualities: tuple[int, int]) -> int:

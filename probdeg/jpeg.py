@@ -100,15 +100,21 @@ def estimate_quality_range(real_lr: Sequence[np.ndarray], generated_lr: Sequence
     a given quality, so the match is made on the LR that will be compressed, not on clean bicubic LR.
 
     Args:
-        real_lr: whole real LR images (the grid starts at their corner), RGB in [0, 1].
-        generated_lr: whole generated LR images, uncompressed.
+        real_lr: whole real LR images (the grid starts at their corner), RGB in [0, 1]; those under 16x16 pixels
+            are left out.
+        generated_lr: whole generated LR images, uncompressed; likewise.
         qualities: the candidates, ascending.
 
     Returns:
         ``(low, high)`` qualities, both included, or ``None``.
     """
+    def large_enough(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [image for image in images if min(np.shape(image)[:2]) >= 2 * BLOCK]
+
+    real_lr, generated_lr = large_enough(real_lr), large_enough(generated_lr)
     if not real_lr or not generated_lr:
-        raise ValueError("estimate_quality_range needs real and generated LR images")
+        raise ValueError(f"estimating a JPEG quality needs real and generated LR images of at least {2 * BLOCK}x"
+                         f"{2 * BLOCK} pixels (smaller ones are left out)")
     real = [block_edge_ratio(image) for image in real_lr]
     if statistics.median(real) < NO_BLOCKING_BELOW:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -267,6 +268,27 @@ def test_cli_writes_the_dataset_and_the_grid(data, tmp_path, capsys):
                  str(tmp_path / "lr2"), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "zero.png" in captured.err and "1 failed" in captured.out
+
+
+def test_cli_jpeg_auto_finds_the_real_lr_blocking_and_needs_the_real_lr(data, tmp_path, capsys):
+    from probdeg.jpeg import compress
+
+    real = tmp_path / "real"
+    for k in range(3):  # real LR compressed at quality 40: blocky
+        yy, xx = np.mgrid[0:64, 0:64] / 9.0
+        image = 0.5 + 0.3 * np.sin(yy[..., None] * (1 + k) + xx[..., None] * np.array([1.0, 0.6, 0.3]))
+        image += np.random.default_rng(k).normal(0, 0.02, image.shape)
+        write_image(real / f"r{k}.png", compress(np.clip(image, 0, 1), 40))
+    args = ["degrade", "--model", str(data["model"]), "--input", str(data["hr"]), "--no-progress", "--jpeg", "auto"]
+    assert main([*args, "--output", str(tmp_path / "lr"), "--real-lr", str(real)]) == 0
+    low, high = map(int, re.search(r"JPEG blocking: quality (\d+)-(\d+)", capsys.readouterr().out).groups())
+    assert 1 <= low <= high <= 100  # how close the range comes: tests/test_jpeg.py, on larger images
+    assert len(list((tmp_path / "lr").rglob("*.png"))) == len(HR_SIZES)
+    assert main([*args, "--output", str(tmp_path / "lr2")]) == 2
+    assert "--jpeg auto needs --real-lr" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse's own usage error
+        main([*args[:-1], "40:x", "--output", str(tmp_path / "lr3")])
+    assert "expected LOW:HIGH" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_line(data, tmp_path, capsys):

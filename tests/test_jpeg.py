@@ -44,5 +44,5 @@ def test_bad_inputs_are_refused_by_what_is_wrong():
         block_edge_ratio(np.zeros((8, 64, 3)))
     with pytest.raises(ValueError, match="quality must lie in 1..100"):
         compress(np.zeros((16, 16, 3)), 0)
-    with pytest.raises(ValueError, match="needs real and generated"):
-        estimate_quality_range([], [np.zeros((16, 16, 3))])
+    with pytest.raises(ValueError, match="needs real and generated LR images of at least 16x16"):
+        estimate_quality_range([_photo_like(0)], [np.zeros((12, 40, 3))])  # too small: left out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Union
 
 from .common import add_device_argument, add_folder_job_arguments
 
@@ -25,9 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: whole images)")
     parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP, help="HR pixels of context around each "
                         f"tile (default: {TILE_OVERLAP})")
-    parser.add_argument("--jpeg", default=None, metavar="LOW:HIGH", type=_quality_range, help="compress every LR "
-                        "sample by JPEG at a quality drawn from LOW..HIGH: the blocking of real LR that a generator "
-                        "cannot learn (default: none)")
+    parser.add_argument("--jpeg", default=None, metavar="LOW:HIGH|auto", type=_quality_range, help="compress every "
+                        "LR sample by JPEG at a quality drawn from LOW..HIGH: the blocking of real LR that a generator "
+                        "cannot learn; auto: the range that matches the blocking of --real-lr (default: none)")
+    parser.add_argument("--real-lr", default=None, metavar="DIR", help="real LR images, whole, for --jpeg auto")
     add_device_argument(parser)
     parser.add_argument("--grid", default=None, help="also write a PNG of bicubic LR, 3 samples and their "
                         "differences for the first images")
@@ -35,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_folder_job_arguments(parser)
 
 
-def _quality_range(text: str) -> tuple[int, int]:
+def _quality_range(text: str) -> Union[tuple[int, int], str]:
+    if text == "auto":
+        return text
     low, sep, high = text.partition(":")
     try:
         quality = (int(low), int(high if sep else low))
@@ -51,8 +55,18 @@ def run(args: argparse.Namespace) -> int:
     from .common import basicsr_archs, resolve_device, run_folder_job
 
     device = resolve_device(args.device)
+    jpeg = args.jpeg
+    if jpeg == "auto":
+        from ..degrade import matching_jpeg
+        from ..errors import UserError
+
+        if args.real_lr is None:
+            raise UserError("--jpeg auto needs --real-lr DIR: the real LR images whose JPEG blocking to match")
+        jpeg = matching_jpeg(args.model, args.input, args.real_lr, seed=args.seed, resolve=basicsr_archs)
+        print("degrade: the real LR shows " + (f"JPEG blocking: quality {jpeg[0]}-{jpeg[1]}" if jpeg else
+                                               "no JPEG blocking: no compression"))
     return run_folder_job("degrade", lambda: degrade_folder(
         args.model, args.input, args.output, samples=args.samples, seed=args.seed, batch=args.batch, tile=args.tile,
         overlap=args.tile_overlap, device=device, progress=not args.no_progress, grid=args.grid,
-        grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite, jpeg=args.jpeg),
+        grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite, jpeg=jpeg),
         lambda summary: f"grid {summary['grid']}, " if summary["grid"] else "")
