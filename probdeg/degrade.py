@@ -266,15 +266,24 @@ def matching_jpeg(model_path: PathLike, hr_dir: PathLike, real_lr_dir: PathLike,
     from .io import list_images, read_image
     from .jpeg import estimate_quality_range
 
-    real = [read_image(path) for path in list_images(real_lr_dir)[:64]]  # enough for a range; bounded time
-    hr_paths = list_images(hr_dir)[:images]
-    if not real or not hr_paths:
-        raise UserError(f"matching JPEG needs real LR images in {real_lr_dir} and HR images in {hr_dir}")
+    def readable(paths: list[Path], read: Callable[[Path], Any], limit: int) -> list[tuple[Path, Any]]:
+        found = []  # unreadable files are skipped here: the stages that use them name them
+        for path in paths:
+            with contextlib.suppress(ImageReadError):
+                found.append((path, read(path)))
+            if len(found) == limit:
+                break
+        return found
+
     G = load_network(model_path, resolve=resolve)
     scale = infer_scale(G)
+    real = [image for _, image in readable(list_images(real_lr_dir), read_image, 64)]  # enough for a range
+    hr = readable(list_images(hr_dir), lambda path: read_hr(path, scale), images)
+    if not real or not hr:
+        raise UserError(f"matching JPEG needs readable real LR images in {real_lr_dir} and HR images in {hr_dir}")
     with torch.no_grad():
-        generated = [degrade_image(G, read_hr(path, scale), scale=scale, seed=seed, key=path.name)[0]
-                     .permute(1, 2, 0).numpy() for path in hr_paths]
+        generated = [degrade_image(G, image, scale=scale, seed=seed, key=path.name)[0].permute(1, 2, 0).numpy()
+                     for path, image in hr]
     try:
         return estimate_quality_range(real, generated)
     except ValueError as err:

@@ -7,7 +7,8 @@ against the training HR images it was made from:
 - the effective blur: the Gaussian sigma (HR pixels) which, applied before bicubic x4 downscaling, best explains the LR
   (highest PSNR over a grid of sigmas), and that PSNR;
 - the noise level (median of ``probdeg.metrics.noise_level`` over the LR images), beside the real LR's;
-- the colour offset: the mean per-channel difference from bicubic downscaling (R, G, B).
+- the colour offset: the mean per-channel difference from bicubic downscaling (R, G, B);
+- the JPEG block-edge ratio (:func:`probdeg.jpeg.block_edge_ratio`, mean over the images), beside the real LR's.
 A generator that blurs less or adds less noise than the true degradation trains SR nets that sharpen without
 denoising; that is what this table is for.
 """
@@ -25,6 +26,7 @@ from torch import Tensor
 
 from probdeg.filters import bicubic_downscale
 from probdeg.io import image_to_tensor, list_images, read_image
+from probdeg.jpeg import block_edge_ratio
 from probdeg.metrics import noise_level, psnr
 
 SIGMAS = [0.0, 0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.4, 3.0]
@@ -54,7 +56,7 @@ def diagnose(lr_folder: Path, train_hr: Path, *, per_image: int = 3) -> dict[str
 
     LR files are ``<hr stem>_s<k>.png``, or ``<hr stem>.png`` for a one-sample folder.
     """
-    sigmas, fits, levels, offsets = [], [], [], []
+    sigmas, fits, levels, offsets, blocks = [], [], [], [], []
     for hr_path in list_images(train_hr):
         hr = image_to_tensor(read_image(hr_path))[None]
         references = [bicubic_downscale(gaussian_blur(hr, s), 4) for s in SIGMAS]
@@ -68,12 +70,14 @@ def diagnose(lr_folder: Path, train_hr: Path, *, per_image: int = 3) -> dict[str
             sigmas.append(SIGMAS[best])
             fits.append(scores[best])
             levels.append(float(noise_level(lr)))
+            blocks.append(block_edge_ratio(lr[0].permute(1, 2, 0).numpy()))
             offsets.append((_inner(lr) - _inner(references[0])).mean(dim=(0, 2, 3)))
     if not sigmas:
         raise ValueError(f"no LR image in {lr_folder} matches a training HR image (<stem>_s<k>.png or <stem>.png, x4)")
     offset = torch.stack(offsets).mean(0)
     return {"sigma": statistics.fmean(sigmas), "fit_psnr": statistics.fmean(fits),
-            "noise": statistics.median(levels), "offset": [round(float(v), 4) for v in offset], "images": len(sigmas)}
+            "noise": statistics.median(levels), "offset": [round(float(v), 4) for v in offset], "images": len(sigmas),
+            "blocks": statistics.fmean(blocks)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,15 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("demo", type=Path, help="a finished probdeg demo folder")
     args = parser.parse_args(argv)
     train_hr, real_lr = args.demo / "data" / "train_hr", args.demo / "data" / "train_lr"
-    real_noise = statistics.median(float(noise_level(image_to_tensor(read_image(p))[None]))
-                                   for p in list_images(real_lr))
-    print(f"real LR noise level (median over {len(list_images(real_lr))} images): {real_noise:.4f}\n")
-    print("| LR folder | blur sigma (HR px) | PSNR of that fit | noise level | over real | colour offset R, G, B |")
-    print("|---|---|---|---|---|---|")
+    real_images = [read_image(p) for p in list_images(real_lr)]
+    real_noise = statistics.median(float(noise_level(image_to_tensor(image)[None])) for image in real_images)
+    real_blocks = statistics.fmean(block_edge_ratio(image) for image in real_images)
+    print(f"real LR (over {len(real_images)} images): noise level {real_noise:.4f} (median), "
+          f"block-edge ratio {real_blocks:.2f} (mean)\n")
+    print("| LR folder | blur sigma (HR px) | PSNR of that fit | noise level | over real | colour offset R, G, B | "
+          "block-edge ratio |")
+    print("|---|---|---|---|---|---|---|")
     for folder in sorted(p for p in (args.demo / "synthetic").iterdir() if p.is_dir()):
         row = diagnose(folder, train_hr)
         print(f"| {folder.name} | {row['sigma']:.2f} | {row['fit_psnr']:.2f} | {row['noise']:.4f} | "
-              f"{row['noise'] / real_noise:.2f} | {row['offset']} |")
+              f"{row['noise'] / real_noise:.2f} | {row['offset']} | {row['blocks']:.2f} |")
     return 0
 
 
