@@ -356,7 +356,7 @@ def degrade_folder(
     from .checkpoint import file_digest, load_network
     from .folders import FolderJob, plan_outputs
     from .io import write_image
-    from .jpeg import compress
+    from .jpeg import compress, is_quality_range
     from .tiling import count_tiles, memory_hint
 
     for name, value in (("samples", samples), ("batch", batch), ("grid_images", grid_images)):
@@ -374,7 +374,7 @@ def degrade_folder(
     if samples > 1 and not is_stochastic(G):
         warnings.warn(f"{model_path} is a deterministic generator: its {samples} samples per image are identical",
                       stacklevel=2)
-    if jpeg is not None and not (len(jpeg) == 2 and 1 <= jpeg[0] <= jpeg[1] <= 100):
+    if jpeg is not None and not is_quality_range(tuple(jpeg)):
         raise UserError(f"jpeg: expected a quality range low:high with 1 <= low <= high <= 100, got {jpeg}")
     settings = {"model_sha256": file_digest(model_path), "seed": seed, "samples": samples, "tile": tile,
                 "overlap": overlap if tile else None}

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 BLOCK = 8
 """JPEG's block side, in pixels of the compressed image."""
@@ -30,6 +31,13 @@ QUALITIES = tuple(range(10, 100, 5))
 NO_BLOCKING_BELOW = 1.05
 """Median block-edge ratio under which the real LR counts as uncompressed. Uncompressed LR measured 1.00-1.04 per
 image (the unseen task of docs/RESULTS.md, median 1.03); JPEG at quality 90 gives about 1.03, at 85 about 1.08."""
+
+
+def is_quality_range(value: object) -> bool:
+    """Whether ``value`` is a JPEG quality range: two integers ``(low, high)`` with ``1 <= low <= high <= 100``."""
+    return isinstance(value, (list, tuple)) and len(value) == 2 \
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value) \
+        and 1 <= value[0] <= value[1] <= 100
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -84,6 +92,8 @@ def compress_batch(images: Tensor, qualities: tuple[int, int]) -> Tensor:
     Shape:
         images: (B, 3, H, W) in [0, 1] -> the same.
     """
+    import torch  # here, not at the top: the command line imports this module to check --jpeg without torch
+
     drawn = torch.randint(int(qualities[0]), int(qualities[1]) + 1, (images.shape[0],)).tolist()
     out = [torch.from_numpy(compress(image.detach().permute(1, 2, 0).float().cpu().numpy(), q)).permute(2, 0, 1)
            for image, q in zip(images, drawn)]

@@ -45,7 +45,9 @@ def _quality_range(text: str) -> Union[tuple[int, int], str]:
         quality = (int(low), int(high if sep else low))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LOW:HIGH JPEG qualities, e.g. 40:70, got {text!r}") from None
-    if not 1 <= quality[0] <= quality[1] <= 100:
+    from ..jpeg import is_quality_range
+
+    if not is_quality_range(quality):
         raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH <= 100, got {text!r}")
     return quality
 

@@ -318,9 +318,9 @@ class OptionValidator:
 
 
 def quality_range(value: Any) -> Optional[str]:
-    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(is_int(v) for v in value) \
-        and 1 <= value[0] <= value[1] <= 100
-    return None if ok else "[low, high] JPEG qualities with 1 <= low <= high <= 100, like [40, 70]"
+    from ...jpeg import is_quality_range
+
+    return None if is_quality_range(value) else "[low, high] JPEG qualities with 1 <= low <= high <= 100, like [40, 70]"
 
 
 def betas(value: Any) -> Optional[str]:
