@@ -31,7 +31,7 @@ from torch import Tensor
 
 from probdeg import DeResnet, Probabilistic
 from probdeg.filters import HighPass
-from probdeg.metrics import folder_noise_level, gaussian_pair_distance
+from probdeg.metrics.degradation import folder_noise_level, gaussian_pair_distance
 from probdeg.sample_task import temporary_sample_task
 from probdeg.stage1 import GeneratorLossWeights, train_degradation
 

@@ -53,8 +53,8 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
     Returns:
         Per variant key: ``psnr``, ``gain`` over bicubic upscaling, ``residual`` (see the module doc), ``seconds``.
     """
+    from probdeg.metrics.sr_scores import evaluate_folders
     from probdeg.sample_task import load_true_degradation
-    from probdeg.scores import evaluate_folders
 
     if not (out / "sr" / "bicubic").is_dir():
         raise FileNotFoundError(f"{out}: not the folder of a finished probdeg demo (no sr/bicubic); run "

@@ -71,7 +71,7 @@ def noisy_bicubic_samples(train_hr: Path, folder: Path, noise: float, *, seed: i
 
 def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, float]]:
     """Train what the seed's folder lacks, then the figures of every row (see the module doc)."""
-    from probdeg.scorecard import score_generators, write_scorecard
+    from probdeg.metrics.scorecard import score_generators, write_scorecard
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=0, progress=False))
     runner.total = 1 + 2 * (len(GENERATORS) + len(EXTRA_GENERATORS)) + 1 + 3 + len(EXTRA_SR)  # data, G + LR, noisy, SR

@@ -6,7 +6,7 @@ For each synthetic LR folder of a finished ``probdeg demo`` (``synthetic/<key>``
 against the training HR images it was made from:
 - the effective blur: the Gaussian sigma (HR pixels) which, applied before bicubic x4 downscaling, best explains the LR
   (highest PSNR over a grid of sigmas), and that PSNR;
-- the noise level (median of ``probdeg.metrics.noise_level`` over the LR images), beside the real LR's;
+- the noise level (median of ``probdeg.metrics.degradation.noise_level`` over the LR images), beside the real LR's;
 - the colour offset: the mean per-channel difference from bicubic downscaling (R, G, B);
 - the JPEG block-edge ratio (:func:`probdeg.jpeg.block_edge_ratio`, mean over the images), beside the real LR's.
 A generator that blurs less or adds less noise than the true degradation trains SR nets that sharpen without
@@ -27,7 +27,8 @@ from torch import Tensor
 from probdeg.filters import bicubic_downscale
 from probdeg.io import image_to_tensor, list_images, read_image
 from probdeg.jpeg import block_edge_ratio
-from probdeg.metrics import noise_level, psnr
+from probdeg.metrics.degradation import noise_level
+from probdeg.metrics.image import psnr_float
 
 SIGMAS = [0.0, 0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.4, 3.0]
 BORDER = 4  # LR pixels left out of every comparison
@@ -65,7 +66,7 @@ def diagnose(lr_folder: Path, train_hr: Path, *, per_image: int = 3) -> dict[str
             lr = image_to_tensor(read_image(lr_path))[None]
             if lr.shape != references[0].shape:
                 continue
-            scores = [float(psnr(_inner(lr), _inner(ref))) for ref in references]
+            scores = [float(psnr_float(_inner(lr), _inner(ref))) for ref in references]
             best = max(range(len(SIGMAS)), key=scores.__getitem__)
             sigmas.append(SIGMAS[best])
             fits.append(scores[best])

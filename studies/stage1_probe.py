@@ -33,8 +33,8 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
     Returns:
         Per variant key: the scorecard figures, ``sr_psnr`` and the generator's training ``seconds``.
     """
+    from probdeg.metrics.scorecard import score_generators
     from probdeg.sample_task import load_true_degradation
-    from probdeg.scorecard import score_generators
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=data_seed, progress=False,
                                    degradation=load_true_degradation(degradation)))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from probdeg.losses import ALEXNET_FILE, ColorLoss, LPIPSLoss, alexnet_weights_path
-from probdeg.metrics import high_frequency_distance, psnr, sample_diversity
+from probdeg.metrics.degradation import high_frequency_distance, sample_diversity
+from probdeg.metrics.image import psnr_float
 
 
 @pytest.mark.parametrize("kind", ["wavelet", "avg_pool", "gau"])
@@ -20,7 +21,7 @@ def test_color_loss_ignores_high_frequencies_and_sees_colour(kind):
 
 def test_psnr_and_diversity_figures():
     x = torch.zeros(1, 3, 8, 8)
-    assert psnr(x, x + 0.1).item() == pytest.approx(20.0, abs=1e-4)
+    assert psnr_float(x, x + 0.1).item() == pytest.approx(20.0, abs=1e-4)
     same = torch.rand(2, 1, 3, 8, 8).expand(2, 3, 3, 8, 8)
     assert sample_diversity(same) == 0
     samples = torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4), torch.full((3, 4, 4), 0.5)]).unsqueeze(0)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from probdeg import DeResnet, Probabilistic
 from probdeg.archs import probabilistic_deresnet
 from probdeg.filters import HighPass
-from probdeg.metrics import (
+from probdeg.metrics.degradation import (
     diversity_ratio,
     gaussian_pair_distance,
     latent_strengths,

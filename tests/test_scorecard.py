@@ -1,5 +1,5 @@
-"""`probdeg score-generator` (probdeg.scorecard): the figures on known generators, the files it writes, and one line
-for each bad input."""
+"""`probdeg score-generator` (probdeg.metrics.scorecard): the figures on known generators, the files it writes,
+and one line for each bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from probdeg.archs import DeResnet
 from probdeg.checkpoint import save_checkpoint
 from probdeg.cli import main
 from probdeg.io import read_image, write_image
-from probdeg.scorecard import score_generators
+from probdeg.metrics.scorecard import score_generators
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 REAL_NOISE = 0.03

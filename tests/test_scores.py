@@ -1,4 +1,5 @@
-"""`probdeg.scores`, `probdeg.robustness` and `probdeg eval`: BasicSR's PSNR / SSIM, LPIPS, pairing, the noise sweep."""
+"""`probdeg.metrics.sr_scores`, `.robustness` and `probdeg eval`: BasicSR's PSNR / SSIM, LPIPS, pairing, the noise
+sweep."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from probdeg.folders import match_images
 from probdeg.integrations.basicsr import resolve_arch
 from probdeg.io import read_image, write_image
 from probdeg.losses import LPIPSLoss
-from probdeg.robustness import add_gaussian_noise, noise_sweep, parse_sigmas
-from probdeg.scores import evaluate_folders, image_metrics, write_metrics
+from probdeg.metrics.robustness import add_gaussian_noise, noise_sweep, parse_sigmas
+from probdeg.metrics.sr_scores import evaluate_folders, pair_scores, write_metrics
 from probdeg.sr import sr_folder
 
 ARCH = "ProbdegTestNearestSR"
@@ -81,7 +82,7 @@ def save_uint8(path: Path, image: np.ndarray) -> None:
 def test_identical_images_give_basicsr_s_inf_psnr_and_ssim_one():
     gt = texture(32, 40, 0)
     for y_channel in (False, True):
-        scores = image_metrics(gt, gt.copy(), crop_border=4, y_channel=y_channel)
+        scores = pair_scores(gt, gt.copy(), crop_border=4, y_channel=y_channel)
         assert scores["psnr"] == math.inf
         assert scores["ssim"] == pytest.approx(1.0, abs=1e-12)
 
@@ -89,27 +90,27 @@ def test_identical_images_give_basicsr_s_inf_psnr_and_ssim_one():
 def test_a_constant_offset_gives_the_psnr_computed_by_hand():
     gt = texture(32, 40, 1)
     sr = gt + np.uint8(5)
-    scores = image_metrics(sr, gt, crop_border=0)
+    scores = pair_scores(sr, gt, crop_border=0)
     assert scores["psnr"] == pytest.approx(10 * math.log10(255**2 / 5**2), abs=1e-9)  # 34.15 dB
     assert 0.99 < scores["ssim"] < 1  # only the means differ
     # On Y (BT.601, as BasicSR): Y moves by 5 * (65.481 + 128.553 + 24.966) / 255 = 5 * 219 / 255.
-    y_scores = image_metrics(sr, gt, crop_border=0, y_channel=True)
+    y_scores = pair_scores(sr, gt, crop_border=0, y_channel=True)
     assert y_scores["psnr"] == pytest.approx(20 * math.log10(255 / (5 * 219 / 255)), abs=1e-3)
     # The crop leaves out whatever happens in the border.
     sr[:4] = 255 - sr[:4]
     sr[:, -4:] = 0
-    assert image_metrics(sr, gt, crop_border=4)["psnr"] == pytest.approx(scores["psnr"], abs=1e-9)
-    assert image_metrics(sr, gt, crop_border=0)["psnr"] < 20
+    assert pair_scores(sr, gt, crop_border=4)["psnr"] == pytest.approx(scores["psnr"], abs=1e-9)
+    assert pair_scores(sr, gt, crop_border=0)["psnr"] < 20
 
 
 def test_bad_pairs_are_refused():
     gt = texture(24, 24, 2)
     with pytest.raises(ValueError, match="size mismatch.*24x24 vs 20x24"):
-        image_metrics(gt, gt[:, :20], names="x")
+        pair_scores(gt, gt[:, :20], names="x")
     with pytest.raises(ValueError, match="SSIM needs at least 11x11"):
-        image_metrics(gt, gt, crop_border=7)
+        pair_scores(gt, gt, crop_border=7)
     with pytest.raises(ValueError, match="crop_border"):
-        image_metrics(gt, gt, crop_border=-1)
+        pair_scores(gt, gt, crop_border=-1)
 
 
 # ------------------------------------------------------------------------------------------------------------ folders
@@ -192,7 +193,7 @@ def test_lpips_is_added_when_its_weights_exist(folders, tmp_path):
     by_name = {row["image"]: row for row in result.rows}
     assert by_name["a"]["lpips"] == pytest.approx(0.0, abs=1e-6) and by_name["b"]["lpips"] > 0
     assert "LPIPS" in result.table()
-    small = image_metrics(texture(36, 36, 0), texture(36, 36, 1), crop_border=4, lpips=LPIPSLoss(weights))
+    small = pair_scores(texture(36, 36, 0), texture(36, 36, 1), crop_border=4, lpips=LPIPSLoss(weights))
     assert math.isnan(small["lpips"])  # 28x28 after the crop: too small for AlexNet
     assert evaluate_folders(folders["sr"], folders["gt"], lpips=False, lpips_weights=weights).metrics == \
         ["psnr", "ssim"]
@@ -306,7 +307,8 @@ def test_cli_sweep_arguments_are_checked(sweep_data, capsys):
 
 
 def test_importing_the_modules_loads_neither_basicsr_nor_matplotlib(tmp_path):
-    code = ("import sys, probdeg.sr, probdeg.scores, probdeg.robustness, probdeg.degrade, probdeg.folders; "
+    code = ("import sys, probdeg.sr, probdeg.metrics.sr_scores, probdeg.metrics.robustness, probdeg.degrade; "
+            "import probdeg.folders; "
             "print(sorted(m for m in ('basicsr', 'lpips', 'matplotlib', 'cv2') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from probdeg import FSDiscriminator
 from probdeg.archs import probabilistic_deresnet
 from probdeg.filters import HighPass
 from probdeg.losses import ColorLoss, DiversityLoss
-from probdeg.metrics import sample_spread
+from probdeg.metrics.degradation import sample_spread
 from probdeg.stage1 import DegradationGAN, GeneratorLossWeights, generator_loss, vanilla_gan_loss
 
 

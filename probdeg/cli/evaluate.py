@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     stray = [flag for flag, value in (("--lr", args.lr), ("--model", args.models)) if value is not None]
     if stray:
         raise UserError(f"{' and '.join(stray)} only go with --noise-sigmas (the noise sweep)")
-    from ..scores import evaluate_folders, write_metrics
+    from ..metrics.sr_scores import evaluate_folders, write_metrics
 
     evaluation = evaluate_folders(args.sr, args.gt, crop_border=args.crop_border, y_channel=args.y_channel,
                                   lpips=False if args.no_lpips else None, lpips_weights=args.lpips_weights,
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace, device: str) -> int:
     from ..errors import UserError
-    from ..robustness import noise_sweep, write_sweep
+    from ..metrics.robustness import noise_sweep, write_sweep
     from .common import basicsr_archs
 
     missing = [flag for flag, value in (("--lr", args.lr), ("--model", args.models), ("--out", args.out))

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..scorecard import score_generators, write_scorecard
+    from ..metrics.scorecard import score_generators, write_scorecard
     from ..sr import parse_model_list
     from .common import basicsr_archs, resolve_device, warnings_as_lines
 

@@ -486,7 +486,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     """
     from .figures import sr_crops
     from .report import write_report
-    from .scoring import robustness, score_generators, score_methods
+    from .scoring import demo_scorecard, robustness, score_methods
 
     start = time.perf_counter()
     runner = DemoRunner(config)
@@ -500,7 +500,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     runner.announce("scores, figures and report")
     methods = score_methods(runner.out, data, runner.records, progress=config.progress)
     scores = {"methods": methods,
-              "generators": score_generators(runner.out, data, generators, seed=config.seed),
+              "generators": demo_scorecard(runner.out, data, generators, seed=config.seed),
               "robustness": robustness(runner.out, data, runner.records, seed=config.seed, progress=config.progress),
               "figures": {"crops": sr_crops(runner.out, data, methods)}}
     with atomic_path(runner.out / "scores.json") as tmp:

@@ -14,14 +14,14 @@ from torch import nn
 
 from ..integrations.basicsr import resolve_arch
 from ..io import image_to_tensor, list_images, read_image, write_image
-from ..robustness import noise_sweep, write_sweep
-from ..scores import evaluate_folders
+from ..metrics.robustness import noise_sweep, write_sweep
+from ..metrics.sr_scores import evaluate_folders
 from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
 from .task import SCALE, DemoData
 
 if TYPE_CHECKING:
-    from ..scores import Evaluation
+    from ..metrics.sr_scores import Evaluation
 
 SIGMAS = (0.0, 5.0, 10.0, 15.0)  # LR noise of the robustness sweep, 8-bit units (MSSR's Figure 7)
 GENERATOR_SAMPLES = 4
@@ -110,8 +110,8 @@ def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]],
     return scores
 
 
-def score_generators(out: Path, data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, Any]:
-    """The generator scorecard (:mod:`probdeg.scorecard`, as ``probdeg score-generator`` makes it) of the demo's
+def demo_scorecard(out: Path, data: DemoData, generators: dict[str, Path], *, seed: int) -> dict[str, Any]:
+    """The generator scorecard (:mod:`probdeg.metrics.scorecard`, as ``probdeg score-generator`` makes it) of the demo's
     generators, on the validation HR images against the real LR training images (unpaired), with the paired
     validation LR for the PSNR column; writes ``out/generators/`` (tables, noise-level histograms, Figure-3 grids).
 
@@ -119,10 +119,9 @@ def score_generators(out: Path, data: DemoData, generators: dict[str, Path], *, 
         ``rows`` (by generator key, plus ``bicubic`` and ``bicubic_noise``: the scorecard's figures and ``label``),
         ``samples``, ``real_noise_level``, ``histogram``, ``grids`` (by key) and ``command``.
     """
-    from ..scorecard import score_generators as scorecard
-    from ..scorecard import write_scorecard
+    from ..metrics.scorecard import score_generators, write_scorecard
 
-    card, nets = scorecard([generators[run.key] for run in GENERATORS], data.val_hr, data.train_lr,
+    card, nets = score_generators([generators[run.key] for run in GENERATORS], data.val_hr, data.train_lr,
                            paired_lr_dir=data.val_lr, samples=GENERATOR_SAMPLES, seed=seed, progress=False,
                            labels=[run.label for run in GENERATORS])
     paths = write_scorecard(card, out / "generators", generators=nets)

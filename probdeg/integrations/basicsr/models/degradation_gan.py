@@ -11,10 +11,11 @@ import torch
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 
-from .... import metrics
 from ....filters import LowPass
 from ....io import write_image
 from ....losses import ColorLoss, DiversityLoss, LPIPSLoss, alexnet_weights_path
+from ....metrics import degradation as metrics
+from ....metrics.image import psnr_float
 from ....runtime import autocast_dtype, in_precision
 from ....stage1 import GeneratorLossWeights, discriminator_loss, generator_loss
 from ....wrapper import param_groups
@@ -87,7 +88,7 @@ class DegradationGANModel(ProbdegBaseModel):
         self.setup_schedulers()
 
     def real_noise_level(self, max_images: int = 32) -> float:
-        """The real LR's noise level (:func:`probdeg.metrics.folder_noise_level` of the training set's
+        """The real LR's noise level (:func:`probdeg.metrics.degradation.folder_noise_level` of the training set's
         ``dataroot_lr``), estimated once."""
         if self._real_noise_level is None:
             self._real_noise_level = metrics.folder_noise_level(self.opt["datasets"]["train"]["dataroot_lr"],
@@ -148,7 +149,7 @@ class DegradationGANModel(ProbdegBaseModel):
     @torch.no_grad()
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
         """Figures on the validation images (HR, optional paired LR, unpaired real LR), from ``val.num_samples``
-        samples per HR image (:mod:`probdeg.metrics`):
+        samples per HR image (:mod:`probdeg.metrics.degradation`):
 
         - ``noise_ratio``: the generated LR's noise level over the real LR's (1: the same);
         - ``rho``: the samples' spread over the real LR's noise level (0: the latents are ignored; about 1: the
@@ -176,13 +177,13 @@ class DegradationGANModel(ProbdegBaseModel):
             bicubic = data["hr_bicubic"].to(self.device)
             samples = self._samples(net_g, hr).clamp(0, 1)
             first = samples[:, 0]
-            figures = {"psnr_vs_bicubic": metrics.psnr(first, bicubic).mean(),
+            figures = {"psnr_vs_bicubic": psnr_float(first, bicubic).mean(),
                        "color": (low_pass(first) - low_pass(bicubic)).abs().mean()}
             if samples.shape[1] > 1:
                 figures["diversity"] = metrics.sample_diversity(samples)
                 all_samples.append(samples.cpu())
             if "lr" in data:
-                figures["psnr_lr"] = metrics.psnr(first, data["lr"].to(self.device)).mean()
+                figures["psnr_lr"] = psnr_float(first, data["lr"].to(self.device)).mean()
                 if self.cri_perceptual_val is not None and min(first.shape[-2:]) >= 32:  # AlexNet's smallest input
                     figures["realism_lpips"] = self.cri_perceptual_val(first, data["lr"].to(self.device))
             generated.append(first.cpu())

@@ -1,6 +1,6 @@
 """Score SR images against their ground truth: PSNR and SSIM as BasicSR computes them, LPIPS when its weights exist.
 
-PSNR and SSIM are :mod:`probdeg.image_metrics` (8-bit images, ``crop_border`` pixels left out on every side,
+PSNR and SSIM are :mod:`probdeg.metrics.image` (8-bit images, ``crop_border`` pixels left out on every side,
 optionally on the Y channel of YCbCr): they equal those of BasicSR's test script. LPIPS (AlexNet,
 :class:`probdeg.losses.LPIPSLoss`) is added when its weights are on disk, on the same crop in RGB; without them its
 column is left out with a note. Identical images have a PSNR of ``inf`` (BasicSR's value); in ``metrics.json`` it
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import UserError
-from .folders import Matching, match_images
-from .image_metrics import SSIM_WINDOW, psnr_uint8, ssim_uint8
-from .tables import csv_text, format_table, json_safe, nan_mean, write_text
+from ..errors import UserError
+from ..folders import Matching, match_images
+from ..tables import csv_text, format_table, json_safe, nan_mean, write_text
+from .image import SSIM_WINDOW, psnr_uint8, ssim_uint8
 
 PathLike = Union[str, os.PathLike]
 
@@ -42,7 +42,7 @@ def read_uint8(path: PathLike) -> np.ndarray:
     Shape:
         Output: (H, W, 3).
     """
-    from .io import read_image
+    from ..io import read_image
 
     return np.rint(read_image(path) * 255.0).astype(np.uint8)
 
@@ -65,7 +65,7 @@ def check_pair(sr: np.ndarray, gt: np.ndarray, crop_border: int, names: str, min
                         f"crop_border={crop_border}{need}")
 
 
-def image_metrics(sr: np.ndarray, gt: np.ndarray, *, crop_border: int = 4, y_channel: bool = False,
+def pair_scores(sr: np.ndarray, gt: np.ndarray, *, crop_border: int = 4, y_channel: bool = False,
                   lpips: Optional[nn.Module] = None, names: str = "the images") -> dict[str, float]:
     """PSNR, SSIM (BasicSR's) and, with an ``lpips`` module, LPIPS of one SR image against its GT.
 
@@ -105,7 +105,7 @@ def image_metrics(sr: np.ndarray, gt: np.ndarray, *, crop_border: int = 4, y_cha
 
 def load_lpips(enabled: Optional[bool] = None, *, weights: Optional[PathLike] = None,
                device: Union[str, torch.device] = "cpu") -> tuple[Optional[nn.Module], Optional[str]]:
-    """LPIPS for :func:`image_metrics`, or why it is left out.
+    """LPIPS for :func:`pair_scores`, or why it is left out.
 
     Args:
         enabled: ``True``: LPIPS is required (a missing file raises); ``None``: used when its weights exist;
@@ -118,7 +118,7 @@ def load_lpips(enabled: Optional[bool] = None, *, weights: Optional[PathLike] = 
     """
     if enabled is False:
         return None, None
-    from .losses import ALEXNET_FILE, LPIPSLoss, alexnet_weights_path
+    from ..losses import ALEXNET_FILE, LPIPSLoss, alexnet_weights_path
 
     try:
         return LPIPSLoss(weights).to(device).eval(), None
@@ -200,7 +200,7 @@ def evaluate_folders(
         FileNotFoundError: a folder does not exist.
         UserError: no pair at all, or no pair could be scored.
     """
-    from .progress import progress_bar
+    from ..progress import progress_bar
 
     if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
         raise UserError(f"crop_border must be an integer >= 0, got {crop_border!r}")
@@ -216,7 +216,7 @@ def evaluate_folders(
     for key, sr_path, gt_path in progress_bar(matching.pairs, unit="img", desc="eval", enabled=progress):
         try:
             sr, gt = read_uint8(sr_path), read_uint8(gt_path)
-            scores = image_metrics(sr, gt, crop_border=crop_border, y_channel=y_channel, lpips=lpips_net,
+            scores = pair_scores(sr, gt, crop_border=crop_border, y_channel=y_channel, lpips=lpips_net,
                                    names=f"SR {str(sr_path)!r} and GT {str(gt_path)!r}")
         except (UserError, OSError) as err:  # unreadable, or of another size: the other pairs still count
             result.failures.append(str(err))

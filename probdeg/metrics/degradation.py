@@ -23,20 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .filters import HighPass, gaussian_kernel2d, haar_dwt
-
-
-def psnr(x: Tensor, y: Tensor, max_value: float = 1.0) -> Tensor:
-    """Peak signal-to-noise ratio per float image, in dB (inputs are clamped to [0, max_value]), no rounding to 8 bits.
-
-    For figures computed on tensors during training (a generator's LR against a reference). Scores to report (SR
-    images against their ground truth) use :func:`probdeg.image_metrics.psnr_uint8`, BasicSR's PSNR on 8-bit images.
-
-    Shape:
-        x, y: (B, C, H, W) -> (B,).
-    """
-    mse = (x.clamp(0, max_value) - y.clamp(0, max_value)).float().pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(max_value**2 / mse.clamp_min(1e-12))
+from ..filters import HighPass, gaussian_kernel2d, haar_dwt
 
 
 def sample_diversity(samples: Tensor) -> Tensor:
@@ -245,7 +232,7 @@ def latent_strengths(G: torch.nn.Module, example: Optional[Tensor] = None) -> li
         ``sigma_map_mean`` (mean softplus(conv(h)) for ``conditional``, 1 for ``channel``) and ``effective`` (the mean
         noise standard deviation the layer adds: strength x sigma map).
     """
-    from .injection import NoiseInjection
+    from ..injection import NoiseInjection
 
     layers = [m for m in G.modules() if isinstance(m, NoiseInjection)]
     rows = []
@@ -296,8 +283,8 @@ def folder_noise_level(folders: Any, *, max_images: int = 32) -> float:
     Raises:
         ValueError: no image could be used.
     """
-    from .errors import ImageReadError
-    from .io import image_to_tensor, list_images, read_image
+    from ..errors import ImageReadError
+    from ..io import image_to_tensor, list_images, read_image
 
     paths = list_images(folders)
     step = max(1, len(paths) // max_images)

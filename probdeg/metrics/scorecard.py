@@ -3,7 +3,7 @@ measured on unpaired data without pretrained weights, beside two reference rows.
 
 Rows: ``bicubic`` (a generator collapsed to bicubic downscaling), ``bicubic + noise`` (bicubic plus white Gaussian
 noise at the real LR's estimated level: the simplest "realistic" degradation), then each generator. Columns
-(:mod:`probdeg.metrics`):
+(:mod:`probdeg.metrics.degradation`):
 
 - ``noise ratio``: the generated LR's noise level over the real LR's (1: the same; 0: noise-free);
 - ``rho``: how much one HR image's samples differ, over the real noise level (0: deterministic; about 1: like two
@@ -28,22 +28,22 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .degrade import centre_box, degrade_image, infer_scale, sample_grid
-from .errors import ImageReadError, UserError
-from .filters import LowPass, bicubic_downscale
-from .metrics import (
+from ..degrade import centre_box, degrade_image, infer_scale, sample_grid
+from ..errors import ImageReadError, UserError
+from ..filters import LowPass, bicubic_downscale
+from ..noise_field import stable_seed
+from ..registry import Resolve
+from ..tables import csv_text, format_table, json_safe, markdown_table, write_text
+from .degradation import (
     diversity_ratio,
     high_frequency_distance,
     latent_strengths,
     mean_strength,
     noise_level,
     patch_distance,
-    psnr,
     sample_diversity,
 )
-from .noise_field import stable_seed
-from .registry import Resolve
-from .tables import csv_text, format_table, json_safe, markdown_table, write_text
+from .image import psnr_float
 
 PathLike = Union[str, os.PathLike]
 
@@ -113,8 +113,8 @@ class Scorecard:
 
 
 def _read_folder(folder: Path, what: str, max_images: int) -> list[tuple[str, Tensor]]:
-    from .folders import list_inputs
-    from .io import image_to_tensor, read_image
+    from ..folders import list_inputs
+    from ..io import image_to_tensor, read_image
 
     images = []
     for path in list_inputs(folder, what=what)[:max_images]:
@@ -152,7 +152,7 @@ def load_generators(models: Sequence[PathLike], *, device: Union[str, torch.devi
         UserError: an unreadable checkpoint, or one that is not a degradation generator (it does not make its
             input smaller), naming the file.
     """
-    from .checkpoint import load_network
+    from ..checkpoint import load_network
 
     paths = [Path(m) for m in models]
     stems = [p.stem for p in paths]
@@ -202,7 +202,7 @@ def score_generators(
         FileNotFoundError / UserError: a missing folder, no readable image, a checkpoint that cannot be read or is
             not a generator, or generators of different scales.
     """
-    from .progress import progress_bar
+    from ..progress import progress_bar
 
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
         raise UserError(f"samples must be an integer >= 2 (the spread needs two), got {samples!r}")
@@ -235,6 +235,7 @@ def score_generators(
         clean = bicubic_downscale(hr[None].expand(samples, -1, -1, -1), scale)
         if not noisy:
             return clean
+        # The seed key keeps the module's old name, so the reference row draws the same noise as before the move.
         generator = torch.Generator().manual_seed(stable_seed("probdeg.scorecard.noise", seed, key))
         return (clean + torch.randn(clean.shape, generator=generator) * real_level).clamp(0, 1)
 
@@ -254,13 +255,13 @@ def score_generators(
                 firsts.append(lr[:1])
                 spreads.append(lr[None])
                 l1s.append(float(sample_diversity(lr[None])))
-                psnrs.append(float(psnr(lr[:1], bicubic)))
+                psnrs.append(float(psnr_float(lr[:1], bicubic)))
                 colors.append(float((low_pass(lr[:1]) - low_pass(bicubic)).abs().mean()))
                 if key in paired:
                     top, left, h, w = (v // scale for v in boxes[key])
                     target = paired[key][:, top:top + h, left:left + w]
                     if target.shape[-2:] == lr.shape[-2:]:
-                        lr_psnrs.append(float(psnr(lr[:1], target[None])))
+                        lr_psnrs.append(float(psnr_float(lr[:1], target[None])))
             level = _median([float(noise_level(x)) for x in firsts if min(x.shape[-2:]) >= 16] or [0.0])
             G = next((g for name, g, _ in generators if name == label), None)
             is_bicubic = checkpoint is None and label == "bicubic"  # the reference row: identical by construction
@@ -293,8 +294,8 @@ def write_scorecard(card: Scorecard, out_dir: PathLike, *,
     Returns:
         The files by kind (``md``, ``csv``, ``json``, ``histogram``, ``grid:<label>``).
     """
-    from .figures import plot_histograms
-    from .io import image_to_tensor, list_images, read_image, write_image
+    from ..figures import plot_histograms
+    from ..io import image_to_tensor, list_images, read_image, write_image
 
     out = Path(out_dir)
     header, rows = card._cells()

@@ -2,12 +2,14 @@
 
 These are the figures to report: they equal BasicSR's test script to the last bit (``tests`` compares them), work on
 8-bit images as saved, and need neither BasicSR nor a GPU. For float tensors during training (a generator's LR
-against a reference, no rounding to 8 bits), use :func:`probdeg.metrics.psnr` instead.
+against a reference, no rounding to 8 bits), use :func:`psnr_float`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 SSIM_WINDOW = 11
 """Side of SSIM's Gaussian window: images must be at least this large after the border crop."""
@@ -71,3 +73,16 @@ def ssim_uint8(sr: np.ndarray, gt: np.ndarray, *, crop_border: int = 0, y_channe
     """
     a, b = _prepare(sr, crop_border, y_channel), _prepare(gt, crop_border, y_channel)
     return float(np.array([_ssim_channel(a[..., i], b[..., i]) for i in range(a.shape[2])]).mean())
+
+
+def psnr_float(x: Tensor, y: Tensor, max_value: float = 1.0) -> Tensor:
+    """Peak signal-to-noise ratio per float image, in dB (inputs are clamped to [0, max_value]), no rounding to 8 bits.
+
+    For figures computed on tensors during training (a generator's LR against a reference). Scores to report (SR
+    images against their ground truth) use :func:`psnr_uint8`, BasicSR's PSNR on 8-bit images.
+
+    Shape:
+        x, y: (B, C, H, W) -> (B,).
+    """
+    mse = (x.clamp(0, max_value) - y.clamp(0, max_value)).float().pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(max_value**2 / mse.clamp_min(1e-12))
