@@ -22,7 +22,7 @@ import torch
 import probdeg.integrations.basicsr  # noqa: F401  (registers probdeg in BasicSR)
 from probdeg.integrations.basicsr.options import load_options
 
-OPTIONS = Path(__file__).resolve().parents[1] / "recipes" / "options"
+OPTIONS = Path(__file__).resolve().parents[1] / "integrations" / "basicsr" / "options"
 PRESETS = {"tiny DeResnet (prob)": OPTIONS / "tiny" / "deg_deresnet_prob.yml",
            "paper DeResnet (prob)": OPTIONS / "deg_deresnet_prob.yml",
            "paper DeResnet (det)": OPTIONS / "deg_deresnet_det.yml"}

@@ -35,7 +35,7 @@ from probdeg.integrations.basicsr.pipeline import check_devices  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "recipes" / "options" / "tiny"
+TINY = REPO / "integrations" / "basicsr" / "options" / "tiny"
 HR_NAMES = ("a.png", "b.png", "sub/c.png")
 LR_NAMES = ("a.png", "sub/b.png")
 

@@ -1,6 +1,6 @@
 """Option presets shipped inside the package, so that ``probdeg demo`` works from a pip install.
 
-``tiny/`` holds the CPU-scale BasicSR option files (``recipes/options/tiny`` links here).
+``tiny/`` holds the CPU-scale BasicSR option files (``integrations/basicsr/options/tiny`` links here).
 """
 
 from __future__ import annotations

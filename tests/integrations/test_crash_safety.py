@@ -16,7 +16,7 @@ from probdeg.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from probdeg.io import atomic_path  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_det.yml"
+TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_det.yml"
 
 
 @pytest.mark.slow

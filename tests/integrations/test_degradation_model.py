@@ -13,7 +13,7 @@ from probdeg.errors import NonFiniteLossError  # noqa: E402
 from probdeg.integrations.basicsr.models.base import linear_decay  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_prob.yml"
+TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_prob.yml"
 
 
 def _model(tmp_path: Path, gan_type: str = "vanilla"):

@@ -15,7 +15,7 @@ from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "recipes" / "options" / "tiny"
+TINY = ROOT / "integrations" / "basicsr" / "options" / "tiny"
 
 
 @pytest.fixture(scope="module")

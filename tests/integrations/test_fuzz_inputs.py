@@ -16,7 +16,7 @@ from probdeg.io import ImageReadError, list_images, read_image  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 from probdeg.unpaired_data import UnpairedImageDataset  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny"
+TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny"
 PRESETS = ("deg_deresnet_det.yml", "deg_deresnet_prob.yml", "sr_bicubic.yml", "mssr.yml", "test_mssr.yml")
 ODD_VALUES = [None, "abc", -3, 0, 1.5, [], {}, True, "1e-4", [1, "x"], {"x": {"y": 1}}, float("nan"), "", 10**30]
 

@@ -11,7 +11,7 @@ from probdeg.errors import OptionError
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
-OPTIONS = Path(__file__).resolve().parents[2] / "recipes" / "options"
+OPTIONS = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options"
 TINY = OPTIONS / "tiny"
 
 

@@ -15,7 +15,7 @@ from probdeg.archs import FSDiscriminator  # noqa: E402
 from probdeg.checkpoint import load_checkpoint  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny"
+TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny"
 ITERATIONS = 4
 # DDP averages the ranks' gradients in another order than one process sums the batch: float32 rounding, ~1e-8 on
 # the weights after 4 Adam steps (measured: 1.5e-8). 1e-5 leaves room for other BLAS builds and still catches a

@@ -10,7 +10,7 @@ import yaml
 pytest.importorskip("probdeg.integrations.basicsr")
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "recipes" / "options" / "tiny" / "deg_deresnet_det.yml"
+TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_det.yml"
 
 
 @pytest.fixture(scope="module")
