@@ -61,7 +61,6 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
                                 f"probdeg demo --out {out} first")
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=data_seed, progress=False,
                                    degradation=load_true_degradation(degradation)))
-    runner.total = 10 + len(variants)
     data = runner.data()
     runner.stage1(data)
     synthetic = runner.synthesise(data, oracle=True)
@@ -72,10 +71,10 @@ def probe(out: Path, variants: list[SRRun], budget: Budget, seed: int, *, data_s
     results = {}
     for run in variants:
         sr_dir = runner.out / "probe" / run.key
-        psnr = score_models(runner.records[f"sr_{run.key}"]["models"], data, sr_dir).mean["psnr"]
+        psnr = score_models(runner.records.sr(run.key).model_paths, data, sr_dir).mean["psnr"]
         results[run.key] = {"psnr": psnr, "gain": psnr - reference,
                             "residual": residual_to_nearest(sr_dir, data.val_lr),
-                            "seconds": runner.records[f"sr_{run.key}"]["seconds"]}
+                            "seconds": runner.records.sr(run.key).seconds}
     return results
 
 

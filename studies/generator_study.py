@@ -74,7 +74,6 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     from probdeg.metrics.scorecard import score_generators, write_scorecard
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=0, progress=False))
-    runner.total = 1 + 2 * (len(GENERATORS) + len(EXTRA_GENERATORS)) + 1 + 3 + len(EXTRA_SR)  # data, G + LR, noisy, SR
     data = runner.data()
     runs = list(GENERATORS) + list(EXTRA_GENERATORS)
     generators = runner.stage1(data, runs)
@@ -83,7 +82,7 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
                                   paired_lr_dir=data.val_lr, samples=4, seed=seed, progress=False)
     write_scorecard(card, runner.out / "generator_study", generators=nets)
     folder = runner.out / "synthetic" / NOISY_BICUBIC
-    config = {"noise": card.real_noise_level, "seed": seed, "upstream": {"data": runner.records["data"]["run_id"]}}
+    config = {"noise": card.real_noise_level, "seed": seed, "upstream": {"data": runner.records.run_id("data")}}
     runner.make_folder(f"lr_{NOISY_BICUBIC}", config, "LR of bicubic + noise at the real level", folder,
                  lambda: noisy_bicubic_samples(data.train_hr, folder, card.real_noise_level, seed=seed))
     synthetic[NOISY_BICUBIC] = folder
@@ -93,7 +92,7 @@ def study_seed(out: Path, budget: Budget, seed: int) -> dict[str, dict[str, floa
     keys = ["bicubic", NOISY_BICUBIC] + [run.key for run in runs]
     for key, row in zip(keys, card.rows):
         sr_run = ROWS[key][1]
-        evaluation = score_models(runner.records[f"sr_{sr_run}"]["models"], data,
+        evaluation = score_models(runner.records.sr(sr_run).model_paths, data,
                                   runner.out / "sr" / f"study_{sr_run}")
         figures[key] = {**{name: getattr(row, name) for name, _, _ in FIGURES}, "sr_psnr": evaluation.mean["psnr"]}
     return figures

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_demo(DemoConfig(out=out / f"seed{seed}", budget=budget, seed=seed, data_seed=0,
                                      progress=sys.stderr.isatty()))
         results[seed] = result.scores
-        seconds[seed] = sum(r["seconds"] for r in result.records.values())
+        seconds[seed] = sum(r.seconds for r in result.records.values())
     table = summarise(results, seconds, budget)
     publish(table, args.markdown)
     return 0

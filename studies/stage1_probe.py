@@ -38,7 +38,6 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
 
     runner = DemoRunner(DemoConfig(out=out, budget=budget, seed=seed, data_seed=data_seed, progress=False,
                                    degradation=load_true_degradation(degradation)))
-    runner.total = 1 + 3 * len(variants)
     data = runner.data()
     generators = runner.stage1(data, variants)
     synthetic = runner.synthesise(data, oracle=False, runs=variants)
@@ -48,10 +47,10 @@ def probe(out: Path, variants: list[GeneratorRun], budget: Budget, seed: int, *,
                                     for run in variants])
     results = {}
     for run, row in zip(variants, card.rows[2:]):  # rows 0 and 1: the bicubic references
-        psnr = score_models(runner.records[f"sr_probe_{run.key}"]["models"], data,
+        psnr = score_models(runner.records.sr(f"probe_{run.key}").model_paths, data,
                             runner.out / "sr" / f"probe_{run.key}").mean["psnr"]
         results[run.key] = {**{name: getattr(row, name) for name in FIGURES}, "sr_psnr": psnr,
-                            "seconds": runner.records[f"g_{run.key}"]["seconds"]}
+                            "seconds": runner.records[f"g_{run.key}"].seconds}
     return results
 
 

@@ -1,50 +1,8 @@
-"""Small nets of different build, shared by the tests."""
+"""Fixtures shared by the tests (the nets and helpers they use live in helpers.py)."""
 
 import pytest
 import torch
-from torch import nn
-
-
-class ResBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x):
-        return x + self.conv2(torch.relu(self.conv1(x)))
-
-
-class ResidualNet(nn.Module):
-    """A head, residual blocks at full resolution and an image tail (no strides)."""
-
-    def __init__(self, channels: int = 8, blocks: int = 3) -> None:
-        super().__init__()
-        self.head = nn.Conv2d(3, channels, 3, padding=1)
-        self.blocks = nn.Sequential(*[ResBlock(channels) for _ in range(blocks)])
-        self.tail = nn.Conv2d(channels, 3, 3, padding=1)
-
-    def forward(self, x):
-        return self.tail(self.blocks(self.head(x)))
-
-
-class StridedTailNet(nn.Module):
-    """Full-resolution features, then a stride-2 downsampling tail (HR -> LR x2)."""
-
-    def __init__(self, channels: int = 8) -> None:
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.PReLU(),
-                                      nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU())
-        self.down = nn.Sequential(nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.PReLU())
-        self.out = nn.Conv2d(channels, 3, 3, padding=1)
-
-    def forward(self, x):
-        return torch.sigmoid(self.out(self.down(self.features(x))))
-
-
-def sequential_net(channels: int = 8) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
-                         nn.ReLU(), nn.Conv2d(channels, 3, 3, padding=1))
+from helpers import ResidualNet, StridedTailNet, sequential_net
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +19,6 @@ NET_BUILDERS = {"sequential": sequential_net, "residual": ResidualNet, "strided_
 
 
 @pytest.fixture(params=sorted(NET_BUILDERS))
-def any_net(request) -> nn.Module:
+def any_net(request) -> torch.nn.Module:
     torch.manual_seed(0)
     return NET_BUILDERS[request.param]()
-
-
-def randomise_injections(model: nn.Module, scale: float = 1.0) -> None:
-    """Give every injection parameter a non-zero value, as after some training."""
-    from probdeg import NoiseInjection
-
-    gen = torch.Generator().manual_seed(123)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, NoiseInjection):
-                for p in module.parameters():
-                    p.copy_(torch.randn(p.shape, generator=gen) * scale)

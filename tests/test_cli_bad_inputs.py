@@ -9,8 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_degrade import NET, tiny_generator
-from test_sr import rrdb_options, rrdbnet
+from helpers import NET, rrdb_options, rrdbnet, tiny_generator
 
 from probdeg.checkpoint import save_checkpoint
 from probdeg.cli import main

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import ResidualNet, randomise_injections
+from helpers import ResidualNet, randomise_injections
 
 from probdeg import NoiseInjection, Probabilistic, probabilistic_deresnet, probabilistic_strided_han
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import randomise_injections
+from helpers import NET, randomise_injections, tiny_generator
 
-from probdeg import DeResnet, Probabilistic
+from probdeg import DeResnet
 from probdeg.archs import probabilistic_deresnet
 from probdeg.checkpoint import load_network, save_checkpoint
 from probdeg.cli import main
@@ -22,17 +22,9 @@ from probdeg.figures import LABEL_HEIGHT as GRID_LABEL_HEIGHT
 from probdeg.io import read_image, write_image
 from probdeg.noise_field import NoiseField, sample_seed
 
-NET = {"type": "DeResnet", "num_feat": 8, "num_blocks": 2, "scale": 4}
 UNICODE = "sub/deep/d e \u00fc.png"
 HR_SIZES = {"a.png": (48, 48), "b.png": (48, 48), "big.png": (104, 136), "odd.png": (50, 45), "sub/c.png": (48, 48),
             UNICODE: (40, 56)}
-
-
-def tiny_generator() -> Probabilistic:
-    torch.manual_seed(0)
-    G = probabilistic_deresnet(num_feat=8, num_blocks=2, scale=4)
-    randomise_injections(G, scale=5.0)  # as if trained: samples differ visibly
-    return G.eval()
 
 
 def outputs(folder: Path) -> dict[str, np.ndarray]:

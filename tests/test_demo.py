@@ -88,8 +88,15 @@ def test_the_jpeg_match_can_be_turned_off_and_the_report_says_nothing_then():
 
     args = build_parser().parse_args(["demo", "--no-jpeg-match"])
     assert args.no_jpeg_match and command_line(args).endswith("--no-jpeg-match")
-    assert jpeg_sentence({"lr_deresnet_prob": {"config": {"samples": 8}}}) is None
-    assert "Probabilistic DeResnet 40-70" in jpeg_sentence({"lr_deresnet_prob": {"config": {"jpeg": [40, 70]}}})
+    from probdeg.demo.stages import Records, StageRecord
+
+    def records(config):
+        made = Records()
+        made.add(StageRecord("lr_deresnet_prob", config, "id", 1.0))
+        return made
+
+    assert jpeg_sentence(records({"samples": 8})) is None and jpeg_sentence(Records()) is None
+    assert "Probabilistic DeResnet 40-70" in jpeg_sentence(records({"jpeg": [40, 70]}))
 
 
 def test_only_a_budget_below_the_full_one_is_called_a_short_run():
@@ -156,7 +163,7 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
     store.start("a", {"iters": (3, 3)})
     assert store.interrupted("a", {"iters": [3, 3]}) and store.finished("a", {"iters": [3, 3]}) is None
     store.finish("a", {"iters": (3, 3)}, 1.5, models=["x.pth"])
-    assert store.finished("a", {"iters": [3, 3]})["models"] == ["x.pth"]
+    assert store.finished("a", {"iters": [3, 3]}).models == (Path("x.pth"),)
     assert store.finished("a", {"iters": [4, 3]}) is None and not store.interrupted("a", {"iters": [4, 3]})
     (tmp_path / "a.json").write_text("{truncated")
     assert store.load("a") is None  # a damaged record: the stage runs again
@@ -164,13 +171,14 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
 
 def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
     import probdeg.presets
-    from probdeg.demo.runner import DemoConfig, DemoRunner, _Job
+    from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("collab: {lambda_ada: 10}\n")
     monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
     runner = DemoRunner(DemoConfig(out=tmp_path / "out"))
-    job = _Job("sr_x", "tiny/x", ["name=x"], [], "stage 2: x", ["net_sr0_latest.pth"], 10)
+    job = training_job("sr_x", Training("tiny/x", ("name=x",), "stage 2: x", ("net_sr0_latest.pth",), 10), [],
+                       cost=10, root=runner.out)
     runner.store.finish(job.key, runner._config(job), 1.0, models=[])
     assert runner.store.finished(job.key, runner._config(job)) is not None
     preset.write_text("# the paper's weight\ncollab: {lambda_ada: 10}   # a comment changed, not an option\n")
@@ -252,8 +260,8 @@ def test_held_out_validation_uses_the_degradation_and_checks_its_output(tmp_path
         hold_out(hr, tmp_path / "data", lambda image, scale, rng: image[..., 0], seed=0)
     with pytest.raises(ValueError, match="at least 2"):
         hold_out(_folder(tmp_path / "one", 1), tmp_path / "data1", halve_brightness, seed=0)
-    assert check_user_folders(tmp_path / "o", None, None, None, None) == dict.fromkeys(
-        ("--hr", "--lr", "--val-hr", "--val-lr"))
+    none_given = check_user_folders(tmp_path / "o", None, None, None, None)
+    assert not none_given.given and none_given.as_record() == dict.fromkeys(("--hr", "--lr", "--val-hr", "--val-lr"))
 
 
 @pytest.mark.slow
@@ -307,10 +315,10 @@ def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
     assert not (tmp_path / "out" / "experiments").exists()
 
 
-def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monkeypatch):
+def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monkeypatch, capsys):
     import probdeg.demo.runner as runner_module
     import probdeg.presets
-    from probdeg.demo.runner import DemoConfig, DemoRunner, _Job
+    from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("num_models: 1\n")
@@ -325,11 +333,11 @@ def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monk
 
     monkeypatch.setattr(runner_module, "run_training", fake_training)
     runner = DemoRunner(DemoConfig(out=tmp_path / "out", lanes=1, progress=False))
-    runner.total = 9
-    runner.records["data"] = runner.store.finish("data", {}, 0.0)
+    runner.records.add(runner.store.finish("data", {}, 0.0))
 
     def job(key, upstream, iters, first=False):
-        return _Job(key, "tiny/x", [f"name=demo_{key}"], ["data", *upstream], key, ["m.pth"], iters, first)
+        return training_job(key, Training("tiny/x", (f"name=demo_{key}",), key, ("m.pth",), iters),
+                            ["data", *upstream], cost=iters, root=runner.out, first=first)
 
     made = []
 
@@ -343,6 +351,9 @@ def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monk
     # Stage 1 first; then the longest of the startable SR runs: the run on a's LR waits for it, then outranks the rest.
     assert order == ["g_a", "g_b", "sr_on_a", "sr_on_b", "sr_small"]
     assert all(runner.store.finished(j.key, runner._config(j)) for j in jobs) and made == ["a", "b"]
+    counters = re.findall(r"^\[(\d+)/(\d+)\]", capsys.readouterr().out, flags=re.M)
+    assert [int(k) for k, _ in counters] == list(range(1, 8))  # 5 trainings and 2 LR folders, counted once each
+    assert counters[-1] == ("7", "7")
 
     order.clear()
     runner.train_all(jobs, then={"g_a": lambda: make_lr("a"), "g_b": lambda: make_lr("b")})

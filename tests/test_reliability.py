@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from test_degrade import NET, tiny_generator
-from test_sr import rrdb_options, rrdbnet
+from helpers import NET, rrdb_options, rrdbnet, tiny_generator
 
 from probdeg.checkpoint import file_digest, load_checkpoint, load_network, save_checkpoint
 from probdeg.cli import build_parser, main

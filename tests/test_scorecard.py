@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_degrade import NET, tiny_generator
+from helpers import NET, tiny_generator
 
 from probdeg.archs import DeResnet
 from probdeg.checkpoint import save_checkpoint
@@ -44,7 +44,7 @@ def task(tmp_path_factory) -> dict[str, Path]:
     options = {k: v for k, v in NET.items() if k != "type"}
     save_checkpoint(root / "det.pth", DeResnet(**options).eval(), NET)
     (root / "broken.pth").write_bytes(b"not a checkpoint")
-    from test_sr import rrdb_options, rrdbnet
+    from helpers import rrdb_options, rrdbnet
 
     save_checkpoint(root / "sr.pth", rrdbnet(), rrdb_options())
     return {"root": root, "hr": root / "hr", "real_lr": root / "real_lr"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import rrdb_options, rrdbnet
 from torch import nn
 
 from probdeg.checkpoint import load_network, save_checkpoint
@@ -26,18 +27,6 @@ from probdeg.sr import (
 )
 
 LR_SIZES = {"a.png": (20, 24), "sub/b.png": (17, 23), "sub/deep/c d.png": (12, 16)}
-
-
-def rrdb_options(scale: int = 4) -> dict:
-    return {"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_block": 1, "num_grow_ch": 4,
-            "scale": scale}
-
-
-def rrdbnet(scale: int = 4, seed: int = 0) -> nn.Module:
-    from probdeg.integrations.basicsr import build_network
-
-    torch.manual_seed(seed)
-    return build_network(rrdb_options(scale)).eval()
 
 
 def conv_sr(seed: int) -> nn.Sequential:

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import torch
-from conftest import ResBlock, ResidualNet, StridedTailNet, randomise_injections, sequential_net
+from helpers import ResBlock, ResidualNet, StridedTailNet, randomise_injections, sequential_net
 from torch import nn
 
 from probdeg import Probabilistic, param_groups

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import ResidualNet, StridedTailNet, randomise_injections
+from helpers import ResidualNet, StridedTailNet, randomise_injections
 from torch.nn.parallel import DistributedDataParallel
 
 from probdeg import Probabilistic

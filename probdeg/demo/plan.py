@@ -55,13 +55,15 @@ BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 1600, 3600
 
 @dataclass(frozen=True)
 class GeneratorRun:
-    """A stage-1 training: a degradation generator from a tiny preset (with ``overrides``, more ``--set`` ones)."""
+    """A stage-1 training: a degradation generator from a tiny preset (with ``overrides``, more ``--set`` ones;
+    ``cost``: one iteration's relative cost, against one compact SR net's step, to start the longest first)."""
 
     key: str
     label: str
     preset: str
     stochastic: bool = True
     overrides: tuple[str, ...] = ()
+    cost: float = 1.0
 
 
 GENERATORS = (
@@ -91,6 +93,7 @@ class SRRun:
         overrides: further ``--set`` overrides.
         num_models: K, when it differs from the preset's.
         hr_from_lr: train on the real LR images as HR (SimUSR).
+        cost: one iteration's relative cost, against one compact SR net's step (to start the longest first).
     """
 
     key: str
@@ -99,6 +102,7 @@ class SRRun:
     overrides: tuple[str, ...] = ()
     num_models: Optional[int] = None
     hr_from_lr: bool = False
+    cost: float = 1.0
 
     @property
     def oracle(self) -> bool:
@@ -112,9 +116,10 @@ SR_RUNS = (
     SRRun("single_prob", "tiny/sr_single_prob", (("deresnet_prob",),)),
     # Two independent models on the union of both generators' LR: model 0 is the naive combination, the mean of both
     # its ensemble (the paper's control that CL's gain is not the ensemble's).
-    SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("collab:lambda_col=0",), num_models=2),
-    SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",))),
-    SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",))),
+    SRRun("naive", "tiny/sr_naive", (BOTH, BOTH), overrides=("collab:lambda_col=0",), num_models=2, cost=4),
+    SRRun("cl_synth", "tiny/mssr_cl_synth", (("deresnet_prob",), ("han_prob",)), cost=4),
+    # Two nets, each stepped on its synthetic batch and on the real LR's pseudo-labels.
+    SRRun("mssr", "tiny/mssr", (("deresnet_prob",), ("han_prob",)), cost=6),
     SRRun("simusr", "tiny/simusr", None, hr_from_lr=True),
     # A diagnostic only a synthetic task allows: the same SR training on LR made by the true degradation.
     SRRun("oracle", "tiny/sr_single_prob", ((TRUE,),)),

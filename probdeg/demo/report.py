@@ -10,6 +10,7 @@ from typing import Any, Optional, Union
 
 from ..io import atomic_path
 from .plan import BUDGETS, GENERATORS, TABLE1, TABLE2, TABLE3, Budget
+from .stages import Records
 
 Block = tuple  # ("h", level, text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("img", path, alt)
 #              | ("code", text)
@@ -75,9 +76,9 @@ def generator_sentence(generators: dict[str, Any]) -> str:
     return ("Real LR noise = 1 on both counts. " + "; ".join(parts) + ".")
 
 
-def jpeg_sentence(records: dict[str, dict[str, Any]]) -> Optional[str]:
+def jpeg_sentence(records: Records) -> Optional[str]:
     """What the demo did about the real LR's JPEG blocking, from the LR stages' records; ``None`` when nothing."""
-    ranges = [(run.label, records.get(f"lr_{run.key}", {}).get("config", {}).get("jpeg")) for run in GENERATORS]
+    ranges = [(run.label, (lr.config.get("jpeg") if (lr := records.lr(run.key)) else None)) for run in GENERATORS]
     matched = [f"{label} {r[0]}-{r[1]}" for label, r in ranges if r]
     if not matched:
         return None
@@ -90,15 +91,15 @@ def _relative(path: Union[str, Path], out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
 
-def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, dict[str, Any]],
+def build_blocks(out: Path, *, data, budget: Budget, config, records: Records,
                  scores: dict[str, Any], seconds: float, environment: dict[str, Any]) -> list[Block]:
     """The report's content (see the module doc)."""
     methods, generators, sweep, figures = scores["methods"], scores["generators"], scores["robustness"], \
         scores["figures"]
     ranked = sorted(methods.values(), key=lambda s: -s["psnr"])
-    trained = [k for k in records if k != "data"]
-    training_seconds = sum(records[k]["seconds"] for k in trained)
-    trainings = [k for k in trained if k.startswith(("g_", "sr_"))]
+    trained = records.trained()
+    training_seconds = sum(r.seconds for r in trained)
+    trainings = [r for r in trained if r.key.startswith(("g_", "sr_"))]
     blocks: list[Block] = [
         ("h", 1, "probdeg demo: MSSR at CPU scale"),
         ("p", lead_sentence(methods)),
@@ -176,8 +177,8 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
         ("code", config.command or "probdeg demo"),
         ("p", "Each training (what the demo ran, in order; --auto_resume continues an interrupted run):"),
     ]
-    for key in trainings:
-        blocks.append(("code", f"# {key}: {records[key]['seconds']:.0f} s\n{records[key]['command']}"))
+    for record in trainings:
+        blocks.append(("code", f"# {record.key}: {record.seconds:.0f} s\n{record.command}"))
     blocks.append(("p", "Each score (super-resolve the validation LR, then score it):"))
     for score in methods.values():
         blocks.append(("code", f"# {score['label']}\n" + "\n".join(score["commands"])))
@@ -185,8 +186,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: dict[str, 
     blocks += [("p", "The robustness sweep:"), ("code", sweep["command"]),
                ("h", 2, "Training time per stage"),
                ("table", ["stage", "what", "seconds"],
-                [[k, records[k]["config"].get("preset", "offline LR samples"), f"{records[k]['seconds']:.1f}"]
-                 for k in trained])]
+                [[r.key, r.config.get("preset", "offline LR samples"), f"{r.seconds:.1f}"] for r in trained])]
     return blocks
 
 

@@ -21,9 +21,10 @@ from typing import Any, Optional, Union
 
 from ..io import atomic_path
 from ..sample_task import TrueDegradation, camera_degradation, describe_true_degradation
+from .lanes import Job, run_jobs
 from .plan import BUDGETS, GENERATORS, SR_RUNS, SYNTHETIC_SAMPLES, TRUE, Budget, GeneratorRun, SRRun
-from .stages import StageStore
-from .task import DemoData, check_user_folders, prepare_data
+from .stages import Records, StageRecord, StageStore
+from .task import DemoData, UserFolders, check_user_folders, prepare_data
 
 PathLike = Union[str, Path]
 
@@ -75,64 +76,94 @@ class DemoResult:
     out: Path
     report_html: Path
     report_md: Path
-    records: dict[str, dict[str, Any]]
+    records: Records
     scores: dict[str, Any]
     seconds: float
 
 
-def _quoted(path: Path) -> str:
-    """A path as an override value: a JSON string is a YAML string, whatever characters the path holds."""
-    return json.dumps(str(path))
+Overrides = dict[str, Any]
+"""``--set`` overrides as a mapping of ``section:key`` to value, rendered to text once (:func:`render_overrides`)."""
 
 
-def _common_overrides(key: str, iters: int, seed: int) -> list[str]:
-    return [f"name=demo_{key}", f"manual_seed={seed}", "num_gpu=0", f"train:total_iter={iters}",
-            f"logger:print_freq={max(1, iters // 10)}", f"logger:save_checkpoint_freq={max(1, iters // 4)}",
-            f"val:val_freq={iters + 1}", "val:save_img=false"]  # validated once, at the end
+def render_value(value: Any) -> str:
+    """A value as ``--set`` text: paths as JSON strings (a JSON string is a YAML string, whatever characters the path
+    holds), lists and mappings as JSON, booleans as YAML's, other values as they print."""
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
 
 
-def generator_overrides(run: GeneratorRun, data: DemoData, iters: int, seed: int) -> list[str]:
+def render_overrides(overrides: Overrides) -> list[str]:
+    """``key=value`` words for ``probdeg train --set`` (and for :func:`run_training`)."""
+    return [f"{key}={render_value(value)}" for key, value in overrides.items()]
+
+
+def parse_overrides(words: Sequence[str]) -> Overrides:
+    """``key=value`` words as a mapping (values kept as text: they render as given)."""
+    return dict(word.split("=", 1) for word in words)
+
+
+def _preset_train(preset: str) -> dict[str, Any]:
+    from ..integrations.basicsr.options import read_yaml
+    from ..presets import preset_path
+
+    return read_yaml(preset_path(preset))["train"]
+
+
+def _common_overrides(key: str, preset: str, iters: int, seed: int) -> Overrides:
+    from ..integrations.basicsr.options import scaled_schedule
+
+    return {"name": f"demo_{key}", "manual_seed": seed, "num_gpu": 0, "train:total_iter": iters,
+            "logger:print_freq": max(1, iters // 10), "logger:save_checkpoint_freq": max(1, iters // 4),
+            "val:val_freq": iters + 1, "val:save_img": False,  # validated once, at the end
+            **scaled_schedule(_preset_train(preset), iters)}  # the preset's own schedule, rescaled
+
+
+def generator_overrides(run: GeneratorRun, data: DemoData, iters: int, seed: int) -> Overrides:
     """The ``--set`` overrides of a stage-1 training."""
-    return _common_overrides(f"g_{run.key}", iters, seed) + [
-        f"train:scheduler:decay_start={iters * 2 // 3}",  # the preset's 200 of 300
-        f"datasets:train:dataroot_hr={_quoted(data.train_hr)}", f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
-        f"datasets:val:dataroot_hr={_quoted(data.val_hr)}", f"datasets:val:dataroot_lr={_quoted(data.val_lr)}",
-        f"datasets:val:dataroot_real_lr={_quoted(data.train_lr)}"] + list(run.overrides)
+    return {**_common_overrides(f"g_{run.key}", run.preset, iters, seed),
+            "datasets:train:dataroot_hr": data.train_hr, "datasets:train:dataroot_lr": data.train_lr,
+            "datasets:val:dataroot_hr": data.val_hr, "datasets:val:dataroot_lr": data.val_lr,
+            "datasets:val:dataroot_real_lr": data.train_lr, **parse_overrides(run.overrides)}
 
 
-def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: int, seed: int) -> list[str]:
+def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: int, seed: int) -> Overrides:
     """The ``--set`` overrides of a stage-2 training; ``synthetic`` maps source keys (generator keys, ``true``) to
     the folders of LR samples made from the training HR images."""
-    overrides = _common_overrides(f"sr_{run.key}", iters, seed) + [
-        f"train:scheduler:milestones=[{max(1, iters * 3 // 4)}]",
-        f"datasets:train:dataroot_hr={_quoted(data.train_lr if run.hr_from_lr else data.train_hr)}",
-        f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
-        f"datasets:val:dataroot_gt={_quoted(data.val_hr)}", f"datasets:val:dataroot_lq={_quoted(data.val_lr)}"]
+    overrides = {**_common_overrides(f"sr_{run.key}", run.preset, iters, seed),
+                 "datasets:train:dataroot_hr": data.train_lr if run.hr_from_lr else data.train_hr,
+                 "datasets:train:dataroot_lr": data.train_lr,
+                 "datasets:val:dataroot_gt": data.val_hr, "datasets:val:dataroot_lq": data.val_lr}
     if run.sources is not None:
         def source(keys: tuple[str, ...]) -> Any:
             entries = [{"offline": k} for k in keys]
             return entries[0] if len(entries) == 1 else entries
 
         used = sorted({k for keys in run.sources for k in keys})
-        overrides += [f"datasets:train:synthetic_lr={json.dumps({k: str(synthetic[k]) for k in used})}",
-                      f"degradations={json.dumps([source(keys) for keys in run.sources])}"]
+        overrides["datasets:train:synthetic_lr"] = {k: str(synthetic[k]) for k in used}
+        overrides["degradations"] = [source(keys) for keys in run.sources]
     if run.num_models is not None:
-        overrides.append(f"num_models={run.num_models}")
-    return overrides + list(run.overrides)
+        overrides["num_models"] = run.num_models
+    return {**overrides, **parse_overrides(run.overrides)}
 
 
-def train_command(preset: Path, root: Path, overrides: list[str]) -> str:
+def train_command(preset: Path, root: Path, overrides: Sequence[str]) -> str:
     """The shell command that runs the same training."""
     words = ["probdeg", "train", "-opt", str(preset), "--root", str(root), "--auto_resume", "--set", *overrides]
     return " ".join(shlex.quote(w) for w in words)
 
 
-def run_training(preset: Path, overrides: list[str], root: Path, *, progress: bool = True) -> Path:
+def run_training(preset: Path, overrides: Sequence[str], root: Path, *, progress: bool = True) -> Path:
     """``probdeg train -opt PRESET --root ROOT --auto_resume --set OVERRIDES`` in this process, BasicSR's console log
     kept to warnings (it stays in each experiment's log file); returns the experiment folder."""
     from ..integrations.basicsr.pipeline import train
 
-    return train(preset, root=root, overrides=overrides, auto_resume=True, progress=progress, console_log=False)
+    return train(preset, root=root, overrides=list(overrides), auto_resume=True, progress=progress,
+                 console_log=False)
 
 
 def _timed_training(preset: Path, overrides: list[str], root: Path) -> float:
@@ -161,192 +192,169 @@ def default_lanes() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-@dataclass
-class _Job:
-    key: str
+@dataclass(frozen=True)
+class Training:
+    """What one training job runs: a preset with its overrides (rendered once), and what it must write."""
+
     preset: str
-    overrides: list[str]
-    upstream: list[str]  # the stages it reads: it starts once all of them are finished
+    overrides: tuple[str, ...]
     what: str
-    models: list[str]
+    models: tuple[str, ...]
     iters: int
-    first: bool = False  # preferred over startable jobs without it (stage 1: the SR runs wait for its LR)
+
+
+def training_job(key: str, training: Training, upstream: Sequence[str], *, cost: float, root: Path,
+                 first: bool = False) -> Job:
+    """A :class:`~probdeg.demo.lanes.Job` that runs ``training`` in a lane."""
+    from ..presets import preset_path
+
+    return Job(key, tuple(upstream), cost, _timed_training, (preset_path(training.preset), list(training.overrides),
+                                                            root), first=first, payload=training)
 
 
 class DemoRunner:
-    """The demo's stages on one output folder: reused when finished, resumed when interrupted, run in lanes."""
+    """The demo's stages on one output folder: reused when finished, resumed when interrupted, run in lanes.
+
+    The ``[k/N]`` counter counts the steps that :meth:`expect` was told of (every job :meth:`train_all` gets, every
+    folder :meth:`make_folder` makes, and what the caller adds)."""
 
     def __init__(self, config: DemoConfig) -> None:
         self.config = config
         self.budget = config.resolved_budget()
         self.out = Path(config.out).expanduser().resolve()
         self.store = StageStore(self.out / "stages")
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records = Records()
         self.lanes = config.lanes or default_lanes()
-        self.total = 0
-        self.step = 0
+        self._expected: list[str] = []
+        self._announced: set[str] = set()
 
     def say(self, text: str) -> None:
         print(text, flush=True)
 
-    def announce(self, text: str) -> None:
-        self.step += 1
-        self.say(f"[{self.step}/{self.total}] {text}")
+    def expect(self, *steps: str) -> None:
+        """Count ``steps`` (keys) in the ``[k/N]`` counter; a key counts once."""
+        self._expected += [step for step in steps if step not in self._expected]
+
+    def announce(self, step: str, text: str) -> None:
+        self.expect(step)
+        self._announced.add(step)
+        self.say(f"[{len(self._announced)}/{len(self._expected)}] {text}")
 
     # ------------------------------------------------------------------------------------------------------ data
-    def data(self, user: Optional[dict[str, Optional[Path]]] = None) -> DemoData:
+    def data(self, user: Optional[UserFolders] = None) -> DemoData:
         """Make (or reuse) the task's folders: ``user`` from :func:`check_user_folders`, ``None`` for the built-in
         task."""
-        user = user or {"--hr": None, "--lr": None, "--val-hr": None, "--val-lr": None}
+        user = user or UserFolders()
         name = describe_true_degradation(self.config.degradation)
-        config = {"user": {k: str(v) if v else None for k, v in user.items()}, "seed": self.config.data_seed,
-                  "degradation": name}
-        self.announce("data: " + ("your folders" if user["--hr"] else "the sample task from scikit-image's photos"))
+        config = {"user": user.as_record(), "seed": self.config.data_seed, "degradation": name}
+        self.announce("data", "data: " + ("your folders" if user.given else
+                                          "the sample task from scikit-image's photos"))
         record = self.store.finished("data", config)
-        if record is not None and not all(Path(record["folders"][k]).is_dir() for k in ("train_hr", "val_hr")):
+        if record is not None and not all(Path(record.made["folders"][k]).is_dir() for k in ("train_hr", "val_hr")):
             record = None  # deleted since: make it again
         if record is None:
             start = time.perf_counter()
             self.store.start("data", config)
             data = prepare_data(self.out / "data", user, self.config.degradation, seed=self.config.data_seed,
                                 degradation_name=name)
-            record = self.store.finish("data", config, time.perf_counter() - start,
-                                       folders=data.as_record())
-            self.say(f"      made in {record['seconds']:.1f} s")
+            record = self.store.finish("data", config, time.perf_counter() - start, folders=data.as_record())
+            self.say(f"      made in {record.seconds:.1f} s")
         else:
             self.say("      reused (made by an earlier run)")
-        self.records["data"] = record
-        return DemoData.from_record(record["folders"])
+        self.records.add(record)
+        return DemoData.from_record(record.made["folders"])
 
     # -------------------------------------------------------------------------------------------------- training
-    def _prepare(self, job: _Job) -> Optional[dict[str, Any]]:
-        """The job's finished record to reuse, or ``None`` after readying its experiment folder to (re)start."""
+    def _prepare(self, job: Job) -> bool:
+        """Reuse the job's finished record (``False``), or ready its experiment folder to (re)start (``True``)."""
+        training: Training = job.payload
         config = self._config(job)
         record = self.store.finished(job.key, config)
-        if record is not None and all(Path(p).is_file() for p in record["models"]):
-            return record
+        if record is not None and all(p.is_file() for p in record.models):
+            self.records.add(record)
+            self.announce(job.key, f"{training.what}: reused (trained by an earlier run in {record.seconds:.0f} s)")
+            return False
         experiment = self.out / "experiments" / f"demo_{job.key}"
         resuming = self.store.interrupted(job.key, config) and any((experiment / "training_states").glob("*.state"))
         if not resuming and experiment.exists():
             shutil.rmtree(experiment)  # other settings, or nothing to resume from: start clean
         if resuming:
-            self.say(f"      {job.what}: resuming an interrupted run from its last training state")
+            self.say(f"      {training.what}: resuming an interrupted run from its last training state")
         self.store.start(job.key, config)
-        return None
+        return True
 
-    def _config(self, job: _Job) -> dict[str, Any]:
+    def _config(self, job: Job) -> dict[str, Any]:
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
+        training: Training = job.payload
         # The preset's options too: a changed preset (a new probdeg) retrains instead of reusing a stale stage. Parsed,
         # not the file's text: an edited comment must not throw away finished trainings.
-        options = json.dumps(read_yaml(preset_path(job.preset)), sort_keys=True, default=str)
-        return {"preset": job.preset, "preset_options_sha1": hashlib.sha1(options.encode()).hexdigest(),
-                "overrides": job.overrides, "upstream": {k: self.records[k]["run_id"] for k in job.upstream}}
+        options = json.dumps(read_yaml(preset_path(training.preset)), sort_keys=True, default=str)
+        return {"preset": training.preset, "preset_options_sha1": hashlib.sha1(options.encode()).hexdigest(),
+                "overrides": list(training.overrides),
+                "upstream": {k: self.records.run_id(k) for k in job.upstream}}
 
-    def _finish(self, job: _Job, seconds: float) -> dict[str, Any]:
+    def _finish(self, job: Job, seconds: float) -> StageRecord:
         from ..presets import preset_path
 
+        training: Training = job.payload
         experiment = self.out / "experiments" / f"demo_{job.key}"
-        paths = [experiment / "models" / name for name in job.models]
+        paths = [experiment / "models" / name for name in training.models]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise RuntimeError(f"training {job.key} finished without writing {', '.join(missing)}")
         return self.store.finish(job.key, self._config(job), seconds,
-                                 command=train_command(preset_path(job.preset), self.out, job.overrides),
+                                 command=train_command(preset_path(training.preset), self.out, training.overrides),
                                  experiment=str(experiment), models=[str(p) for p in paths])
 
-    def train_all(self, jobs: list[_Job], then: Optional[dict[str, Callable[[], object]]] = None) -> None:
+    def train_all(self, jobs: list[Job], then: Optional[dict[str, Callable[[], object]]] = None) -> None:
         """Run the jobs in :attr:`lanes` worker processes, each as soon as the stages it reads (``upstream``) are
-        finished; of the startable ones, ``first`` jobs, then the longest. ``then[key]()`` runs in this process once
+        finished; of the startable ones, ``first`` jobs, then the costliest. ``then[key]()`` runs in this process once
         job ``key`` is finished (or reused), and may finish the stages other jobs wait for (a lane waits meanwhile:
         making an LR folder takes seconds, and the job it unlocks may be the longest). Finished jobs are reused,
         interrupted ones resumed; an error stops the other lanes' trainings, which a rerun resumes."""
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from multiprocessing import get_context
-
-        from ..presets import preset_path
-
         then = then or {}
-        waiting = list(jobs)
-        ready: list[_Job] = []
+        self.expect(*(job.key for job in jobs))
 
-        def release() -> None:
-            """Move the jobs whose upstream is finished from ``waiting`` to ``ready``; reuse the finished ones."""
-            while True:
-                startable = [job for job in waiting if all(key in self.records for key in job.upstream)]
-                if not startable:
-                    return
-                for job in startable:
-                    waiting.remove(job)
-                    record = self._prepare(job)
-                    if record is None:
-                        ready.append(job)
-                        continue
-                    self.records[job.key] = record
-                    self.announce(f"{job.what}: reused (trained by an earlier run in {record['seconds']:.0f} s)")
-                    then.get(job.key, lambda: None)()
-                ready.sort(key=lambda j: (not j.first, -self._cost(j)))
-
-        def finished(job: _Job, seconds: float) -> None:
-            self._done(job, seconds)
+        def prepare(job: Job) -> bool:
+            if self._prepare(job):
+                return True
             then.get(job.key, lambda: None)()
-            release()
+            return False
 
-        release()
-        if self.lanes == 1:  # one at a time: in this process, no worker to start
-            while ready:
-                job = ready.pop(0)
-                start = time.perf_counter()
-                run_training(preset_path(job.preset), job.overrides, self.out, progress=self.config.progress)
-                finished(job, time.perf_counter() - start)
-        elif ready:
-            threads = max(1, (os.cpu_count() or 1) // self.lanes)
-            # spawn, not fork: a forked child of a process that already ran OpenMP threads can hang.
-            with ProcessPoolExecutor(max_workers=self.lanes, mp_context=get_context("spawn"),
-                                     initializer=_start_lane, initargs=(threads,)) as pool:
-                running: dict[Any, _Job] = {}
-                try:
-                    while ready or running:
-                        while ready and len(running) < self.lanes:
-                            job = ready.pop(0)
-                            running[pool.submit(_timed_training, preset_path(job.preset), job.overrides,
-                                                self.out)] = job
-                        done, _ = wait(running, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            # A training's error (a user error included) stops the demo here.
-                            finished(running.pop(future), future.result())
-                except BaseException:
-                    # Stop the other lanes' trainings (no public way to stop a running task): their stage records
-                    # stay "started", and a rerun resumes them from their last training state.
-                    for process in list((getattr(pool, "_processes", None) or {}).values()):
-                        process.terminate()
-                    raise
+        def finished(job: Job, seconds: float) -> None:
+            training: Training = job.payload
+            record = self.records.add(self._finish(job, seconds))
+            self.announce(job.key, f"{training.what} ({training.preset}, {training.iters} iterations): trained in "
+                                   f"{record.seconds:.0f} s")
+            then.get(job.key, lambda: None)()
+
+        def run_here(job: Job) -> float:
+            training: Training = job.payload
+            start = time.perf_counter()
+            run_training(job.args[0], training.overrides, self.out, progress=self.config.progress)
+            return time.perf_counter() - start
+
+        threads = max(1, (os.cpu_count() or 1) // self.lanes)
+        waiting = run_jobs(jobs, lanes=self.lanes, done=lambda key: key in self.records, prepare=prepare,
+                           finished=finished, initializer=_start_lane, initargs=(threads,), run_here=run_here)
         if waiting:
             raise RuntimeError(f"stages {', '.join(j.key for j in waiting)} wait for stages that were never made: "
                                f"{', '.join(sorted({k for j in waiting for k in j.upstream} - set(self.records)))}")
 
-    def _done(self, job: _Job, seconds: float) -> None:
-        record = self._finish(job, seconds)
-        self.records[job.key] = record
-        self.announce(f"{job.what} ({job.preset}, {job.iters} iterations): trained in {record['seconds']:.0f} s")
-
-    @staticmethod
-    def _cost(job: _Job) -> float:
-        """A rough relative cost, to start the longest trainings first."""
-        k = len(job.models)
-        return job.iters * k * (3 if "mssr" in job.preset and "cl_synth" not in job.preset else 2 if k > 1 else 1)
-
-    def stage1_jobs(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> list[_Job]:
+    def stage1_jobs(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> list[Job]:
         """The stage-1 trainings of ``runs`` (for :meth:`train_all`)."""
-        return [_Job(f"g_{run.key}", run.preset, generator_overrides(run, data, self.budget.stage1_iters,
-                                                                      self.config.seed),
-                     ["data"], f"stage 1: {run.label}", ["net_g_latest.pth"], self.budget.stage1_iters, first=True)
+        iters = self.budget.stage1_iters
+        return [training_job(f"g_{run.key}", Training(
+                    run.preset, tuple(render_overrides(generator_overrides(run, data, iters, self.config.seed))),
+                    f"stage 1: {run.label}", ("net_g_latest.pth",), iters),
+                    ["data"], cost=iters * run.cost, root=self.out, first=True)
                 for run in runs]
 
     def generators(self, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
         """The trained generators' checkpoints by key."""
-        return {run.key: Path(self.records[f"g_{run.key}"]["models"][0]) for run in runs}
+        return {run.key: self.records.generator(run.key) for run in runs}
 
     def stage1(self, data: DemoData, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
         """Train the generators; returns their checkpoints by key."""
@@ -366,7 +374,7 @@ class DemoRunner:
         generator = self.generators([run])[run.key]
         samples = SYNTHETIC_SAMPLES if run.stochastic else 1
         config: dict[str, Any] = {"samples": samples, "seed": self.config.seed, "upstream": {
-            k: self.records[k]["run_id"] for k in ("data", f"g_{run.key}")}}
+            k: self.records.run_id(k) for k in ("data", f"g_{run.key}")}}
         what = f"LR of {run.label}: {samples} sample(s) per training HR image"
         # A few seconds; recomputed on reuse, as the record's settings hold its result.
         jpeg = matching_jpeg(generator, data.train_hr, data.train_lr, seed=self.config.seed) \
@@ -383,7 +391,7 @@ class DemoRunner:
         """The oracle's LR: the true degradation's samples of the training HR images (the built-in task only)."""
         folder = self.synthetic_folder(TRUE)
         config = {"samples": SYNTHETIC_SAMPLES, "seed": self.config.data_seed,
-                  "upstream": {"data": self.records["data"]["run_id"]}}
+                  "upstream": {"data": self.records.run_id("data")}}
         self.make_folder(f"lr_{TRUE}", config, "LR of the true degradation (the oracle's)", folder,
                          lambda: true_degradation_samples(data.train_hr, folder, self.config.degradation,
                                                           seed=self.config.data_seed))
@@ -392,6 +400,7 @@ class DemoRunner:
     def synthesise(self, data: DemoData, oracle: bool, runs: Sequence[GeneratorRun] = GENERATORS) -> dict[str, Path]:
         """The offline LR of stage 2 of every (trained) generator run in ``runs``, and with ``oracle`` the true
         degradation's; returns the folders by key."""
+        self.expect(*(f"lr_{run.key}" for run in runs), *([f"lr_{TRUE}"] if oracle else []))
         folders = {run.key: self.synthesise_one(data, run) for run in runs}
         if oracle:
             folders[TRUE] = self.synthesise_true(data)
@@ -402,30 +411,31 @@ class DemoRunner:
         same ``config`` (a folder left by an interrupted ``make`` is removed first)."""
         record = self.store.finished(key, config)
         if record is not None and folder.is_dir():
-            self.records[key] = record
-            self.announce(f"{what}: reused")
+            self.records.add(record)
+            self.announce(key, f"{what}: reused")
             return
         if folder.exists():
             shutil.rmtree(folder)
         self.store.start(key, config)
         start = time.perf_counter()
         make()
-        self.records[key] = self.store.finish(key, config, time.perf_counter() - start, folder=str(folder))
-        self.announce(f"{what}: made in {self.records[key]['seconds']:.0f} s")
+        record = self.records.add(self.store.finish(key, config, time.perf_counter() - start, folder=str(folder)))
+        self.announce(key, f"{what}: made in {record.seconds:.0f} s")
 
-    def stage2_jobs(self, data: DemoData, synthetic: dict[str, Path], runs: Sequence[SRRun]) -> list[_Job]:
+    def stage2_jobs(self, data: DemoData, synthetic: dict[str, Path], runs: Sequence[SRRun]) -> list[Job]:
         """The SR trainings of ``runs`` (for :meth:`train_all`); ``synthetic`` maps LR sources to their folders,
         which need not exist yet: each job waits for its folders' stage records."""
         from ..integrations.basicsr.options import read_yaml
         from ..presets import preset_path
 
-        jobs = []
+        iters, jobs = self.budget.stage2_iters, []
         for run in runs:
-            overrides = sr_overrides(run, data, synthetic, self.budget.stage2_iters, self.config.seed)
+            overrides = render_overrides(sr_overrides(run, data, synthetic, iters, self.config.seed))
             upstream = ["data"] + [f"lr_{k}" for k in sorted({k for keys in run.sources or () for k in keys})]
             models = run.num_models or int(read_yaml(preset_path(run.preset))["num_models"])
-            jobs.append(_Job(f"sr_{run.key}", run.preset, overrides, upstream, f"stage 2: {run.key}",
-                             [f"net_sr{i}_latest.pth" for i in range(models)], self.budget.stage2_iters))
+            training = Training(run.preset, tuple(overrides), f"stage 2: {run.key}",
+                                tuple(f"net_sr{i}_latest.pth" for i in range(models)), iters)
+            jobs.append(training_job(f"sr_{run.key}", training, upstream, cost=iters * run.cost, root=self.out))
         return jobs
 
     def stage2(self, data: DemoData, synthetic: dict[str, Path], runs: Optional[Sequence[SRRun]] = None) -> None:
@@ -436,12 +446,22 @@ class DemoRunner:
     def both_stages(self, data: DemoData, oracle: bool) -> dict[str, Path]:
         """Stage 1, the offline LR and stage 2 as one schedule: an SR run starts as soon as the LR it reads exists,
         so the runs on bicubic, real or true LR fill the lane stage 1 leaves idle. Returns the generators by key."""
-        synthetic = {run.key: self.synthetic_folder(run.key) for run in GENERATORS}
-        if oracle:
-            synthetic[TRUE] = self.synthesise_true(data)
+        jobs = self.stage1_jobs(data) + self.stage2_jobs(data, {run.key: self.synthetic_folder(run.key)
+                                                                for run in GENERATORS}
+                                                         | ({TRUE: self.synthetic_folder(TRUE)} if oracle else {}),
+                                                         self.sr_runs(oracle))
         then = {f"g_{run.key}": lambda run=run: self.synthesise_one(data, run) for run in GENERATORS}
-        self.train_all(self.stage1_jobs(data) + self.stage2_jobs(data, synthetic, self.sr_runs(oracle)), then)
+        self.expect(*self.both_stages_steps(oracle))
+        if oracle:
+            self.synthesise_true(data)
+        self.train_all(jobs, then)
         return self.generators()
+
+    @classmethod
+    def both_stages_steps(cls, oracle: bool) -> list[str]:
+        """The steps :meth:`both_stages` runs, in the counter's order (known before the data exists)."""
+        return ([f"lr_{TRUE}"] if oracle else []) + [f"g_{run.key}" for run in GENERATORS] + \
+            [f"lr_{run.key}" for run in GENERATORS] + [f"sr_{run.key}" for run in cls.sr_runs(oracle)]
 
     @staticmethod
     def sr_runs(oracle: bool) -> list[SRRun]:
@@ -492,12 +512,12 @@ def run_demo(config: DemoConfig) -> DemoResult:
     runner = DemoRunner(config)
     user = check_user_folders(runner.out, *(Path(p) if p is not None else None
                                             for p in (config.hr, config.lr, config.val_hr, config.val_lr)))
-    oracle = user["--hr"] is None  # the built-in task: its true degradation is known
-    runner.total = 2 + 2 * len(GENERATORS) + int(oracle) + len(runner.sr_runs(oracle)) + 1
+    oracle = not user.given  # the built-in task: its true degradation is known
     runner.out.mkdir(parents=True, exist_ok=True)
+    runner.expect("data", *runner.both_stages_steps(oracle), "report")
     data = runner.data(user)
     generators = runner.both_stages(data, oracle)
-    runner.announce("scores, figures and report")
+    runner.announce("report", "scores, figures and report")
     methods = score_methods(runner.out, data, runner.records, progress=config.progress)
     scores = {"methods": methods,
               "generators": demo_scorecard(runner.out, data, generators, seed=config.seed),

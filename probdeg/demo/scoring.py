@@ -18,6 +18,7 @@ from ..metrics.robustness import noise_sweep, write_sweep
 from ..metrics.sr_scores import evaluate_folders
 from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
+from .stages import Records
 from .task import SCALE, DemoData
 
 if TYPE_CHECKING:
@@ -43,17 +44,17 @@ def _quote(words: list[str]) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-def present_rows(records: dict[str, dict[str, Any]]) -> list[Row]:
+def present_rows(records: Records) -> list[Row]:
     """The rows whose run was trained (the oracle only on the built-in task), and bicubic upscaling."""
-    return [row for row in ROWS if row.run is None or f"sr_{row.run}" in records]
+    return [row for row in ROWS if row.run is None or records.has_sr(row.run)]
 
 
-def row_models(row: Row, records: dict[str, dict[str, Any]]) -> list[str]:
+def row_models(row: Row, records: Records) -> list[str]:
     """The checkpoints behind a row: a run's models (the ensemble) or one of them; none for bicubic."""
     if row.run is None:
         return []
-    models = records[f"sr_{row.run}"]["models"]
-    return list(models) if row.model is None else [models[row.model]]
+    models = records.sr(row.run).model_paths
+    return models if row.model is None else [models[row.model]]
 
 
 def _bicubic_folder(lr_dir: Path, out_dir: Path) -> None:
@@ -77,7 +78,7 @@ def score_models(models: list[str], data: DemoData, sr_dir: Path) -> Evaluation:
     return _evaluate(sr_dir, data)
 
 
-def score_methods(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *,
+def score_methods(out: Path, data: DemoData, records: Records, *,
                   progress: bool) -> dict[str, dict[str, Any]]:
     """Super-resolve the validation LR with every row's model(s) into ``out/sr/<row>`` and score against the GT.
 
@@ -140,7 +141,7 @@ def demo_scorecard(out: Path, data: DemoData, generators: dict[str, Path], *, se
             "command": _quote(words)}
 
 
-def robustness(out: Path, data: DemoData, records: dict[str, dict[str, Any]], *, seed: int,
+def robustness(out: Path, data: DemoData, records: Records, *, seed: int,
                progress: bool) -> dict[str, Any]:
     """PSNR of every row as Gaussian noise is added to the validation LR (MSSR's Figure 7); writes
     ``out/robustness/robustness.{csv,json,png}``."""

@@ -61,13 +61,35 @@ def _image_folder(path: Optional[Path], flag: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class UserFolders:
+    """The user's folders (``--hr / --lr [--val-hr --val-lr]``), resolved and checked; all ``None``: the built-in
+    sample task."""
+
+    hr: Optional[Path] = None
+    lr: Optional[Path] = None
+    val_hr: Optional[Path] = None
+    val_lr: Optional[Path] = None
+
+    FLAGS = {"hr": "--hr", "lr": "--lr", "val_hr": "--val-hr", "val_lr": "--val-lr"}
+
+    @property
+    def given(self) -> bool:
+        """The user gave folders (else: the built-in task, whose true degradation is known)."""
+        return self.hr is not None
+
+    def as_record(self) -> dict[str, Optional[str]]:
+        """For the data stage's settings, keyed by flag (the records earlier versions wrote stay valid)."""
+        return {flag: str(getattr(self, name)) if getattr(self, name) else None for name, flag in self.FLAGS.items()}
+
+
 def check_user_folders(out: Path, hr: Optional[Path], lr: Optional[Path], val_hr: Optional[Path],
-                       val_lr: Optional[Path]) -> dict[str, Optional[Path]]:
+                       val_lr: Optional[Path]) -> UserFolders:
     """Check ``--hr / --lr [--val-hr --val-lr]``: both of a pair or neither, folders that exist and hold images, and
     an output folder outside all of them (the demo would otherwise read its own outputs as inputs).
 
     Returns:
-        The resolved folders by flag name.
+        The resolved folders.
     """
     if (hr is None) != (lr is None):
         raise UserError("--hr and --lr go together: give both folders, or neither for the built-in sample task")
@@ -75,14 +97,15 @@ def check_user_folders(out: Path, hr: Optional[Path], lr: Optional[Path], val_hr
         raise UserError("--val-hr and --val-lr go together: give both folders (paired by file name), or neither")
     if hr is None and val_hr is not None:
         raise UserError("--val-hr / --val-lr need --hr and --lr as well")
-    folders = {"--hr": hr, "--lr": lr, "--val-hr": val_hr, "--val-lr": val_lr}
-    resolved = {flag: _image_folder(path, flag) if path is not None else None for flag, path in folders.items()}
+    given = {"hr": hr, "lr": lr, "val_hr": val_hr, "val_lr": val_lr}
+    resolved = {name: _image_folder(path, UserFolders.FLAGS[name]) if path is not None else None
+                for name, path in given.items()}
     out = Path(out).expanduser().resolve()
-    for flag, folder in resolved.items():
+    for name, folder in resolved.items():
         if folder is not None and (out == folder or folder in out.parents):
-            raise UserError(f"--out {str(out)!r} is inside the {flag} folder {str(folder)!r}; choose an output "
-                             "folder outside the inputs (its files would be read as inputs)")
-    return resolved
+            raise UserError(f"--out {str(out)!r} is inside the {UserFolders.FLAGS[name]} folder {str(folder)!r}; "
+                            "choose an output folder outside the inputs (its files would be read as inputs)")
+    return UserFolders(**resolved)
 
 
 def _centre_crop(image: np.ndarray, side: int, multiple: int) -> np.ndarray:
@@ -179,7 +202,7 @@ def check_pairs(val_hr: Path, val_lr: Path) -> None:
     read_pairs(val_hr, val_lr)
 
 
-def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: TrueDegradation, *, seed: int,
+def prepare_data(folder: Path, user: UserFolders, degradation: TrueDegradation, *, seed: int,
                  degradation_name: str) -> DemoData:
     """Make (or point at) the demo's folders under ``folder``.
 
@@ -190,21 +213,22 @@ def prepare_data(folder: Path, user: dict[str, Optional[Path]], degradation: Tru
         seed: seed of the degradation's random amounts.
         degradation_name: how the report names the degradation.
     """
-    if user["--hr"] is None:
+    if not user.given:
         folders = make_sample_data(folder, scale=SCALE, seed=seed, degradation=degradation)
         return DemoData(folders["train_hr"], folders["train_lr"], folders["val_hr"], folders["val_lr"],
                         source="scikit-image's bundled photos: HR from 4 photos (left three quarters), real LR from 5 "
                                f"other photos degraded by {degradation_name}",
                         val_source=f"the held-out right quarters of the HR photos, each degraded by {VAL_DRAWS} "
                                    f"draws of {degradation_name}")
-    if user["--val-hr"] is not None:
-        check_pairs(user["--val-hr"], user["--val-lr"])
-        return DemoData(user["--hr"], user["--lr"], user["--val-hr"], user["--val-lr"],
-                        source=f"your folders --hr {user['--hr']} and --lr {user['--lr']}",
-                        val_source=f"your pairs --val-hr {user['--val-hr']} and --val-lr {user['--val-lr']}")
-    train_hr, val_hr, val_lr = hold_out(user["--hr"], folder, degradation, seed=seed)
-    return DemoData(train_hr, user["--lr"], val_hr, val_lr,
-                    source=f"your folders --hr {user['--hr']} (every fifth image held out) and --lr {user['--lr']}",
+    assert user.hr is not None and user.lr is not None
+    if user.val_hr is not None and user.val_lr is not None:
+        check_pairs(user.val_hr, user.val_lr)
+        return DemoData(user.hr, user.lr, user.val_hr, user.val_lr,
+                        source=f"your folders --hr {user.hr} and --lr {user.lr}",
+                        val_source=f"your pairs --val-hr {user.val_hr} and --val-lr {user.val_lr}")
+    train_hr, val_hr, val_lr = hold_out(user.hr, folder, degradation, seed=seed)
+    return DemoData(train_hr, user.lr, val_hr, val_lr,
+                    source=f"your folders --hr {user.hr} (every fifth image held out) and --lr {user.lr}",
                     val_source=f"held-out --hr images, centre crops of at most {VAL_CROP} px, degraded by "
                                f"{degradation_name}: a stand-in for your real LR (give --val-hr / --val-lr for real "
                                "pairs)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -116,6 +117,22 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
             node[parts[-1]] = yaml.safe_load(value)
         except yaml.YAMLError as err:
             raise OptionError(f"override {shorten(entry)}: the value is not valid YAML: {err}") from err
+
+
+def scaled_schedule(train: Mapping[str, Any], total_iter: int) -> dict[str, Any]:
+    """The scheduler's iteration counts of a ``train:`` section rescaled to ``total_iter`` in the section's own
+    ratios (``LinearDecay``'s ``decay_start``, ``MultiStepLR``'s ``milestones``), as ``--set`` keys and values.
+
+    Example: a preset of 300 iterations decaying from 200, run for 1600: ``{"train:scheduler:decay_start": 1066}``.
+    """
+    scheduler, preset_total = train.get("scheduler") or {}, int(train["total_iter"])
+    scaled: dict[str, Any] = {}
+    if "decay_start" in scheduler:
+        scaled["train:scheduler:decay_start"] = total_iter * int(scheduler["decay_start"]) // preset_total
+    if "milestones" in scheduler:
+        scaled["train:scheduler:milestones"] = [max(1, total_iter * int(m) // preset_total)
+                                                for m in scheduler["milestones"]]
+    return scaled
 
 
 def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True, dist: bool = False, rank: int = 0,

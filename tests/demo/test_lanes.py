@@ -1,0 +1,85 @@
+"""probdeg.demo.lanes: jobs start once their upstream keys are done, stage-1-like `first` jobs and the costliest
+lead, work runs in worker processes, and an error or a dead worker stops the run with its cause."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from probdeg.demo.lanes import Job, run_jobs
+
+
+def write_marker(folder: str, key: str) -> float:
+    Path(folder, key).write_text(str(os.getpid()))
+    return 1.5
+
+
+def fail(message: str) -> float:
+    raise ValueError(message)
+
+
+def die() -> float:
+    os._exit(3)
+
+
+def test_jobs_run_in_dependency_then_first_then_cost_order_in_one_lane(tmp_path):
+    done, order = set(), []
+
+    def job(key, upstream=(), cost=1.0, first=False):
+        return Job(key, tuple(upstream), cost, write_marker, (str(tmp_path), key), first=first)
+
+    jobs = [job("small", cost=1), job("big", cost=9), job("after_a", ["a"], cost=20), job("a", first=True),
+            job("orphan", ["never"])]
+
+    def finished(j, seconds):
+        order.append(j.key)
+        done.add(j.key)
+        assert seconds >= 0
+
+    waiting = run_jobs(jobs, lanes=1, done=done.__contains__, prepare=lambda j: True, finished=finished)
+    assert order == ["a", "after_a", "big", "small"]  # a first; its dependant then outranks the cheaper ones
+    assert [j.key for j in waiting] == ["orphan"]
+    assert Path(tmp_path, "big").read_text() == str(os.getpid())  # one lane: in this process
+
+
+def test_prepared_as_reused_jobs_do_not_run(tmp_path):
+    done = set()
+
+    def prepare(job):
+        done.add(job.key)  # the caller reused an earlier result
+        return False
+
+    jobs = [Job("a", (), 1.0, write_marker, (str(tmp_path), "a")),
+            Job("b", ("a",), 1.0, write_marker, (str(tmp_path), "b"))]
+    assert run_jobs(jobs, lanes=2, done=done.__contains__, prepare=prepare, finished=pytest.fail) == []
+    assert done == {"a", "b"} and not list(tmp_path.iterdir())
+
+
+def test_two_lanes_run_in_worker_processes_and_report_their_seconds(tmp_path):
+    done, seconds = set(), {}
+
+    def finished(job, s):
+        seconds[job.key] = s
+        done.add(job.key)
+
+    jobs = [Job(k, ("a",) if k == "c" else (), 1.0, write_marker, (str(tmp_path), k)) for k in ("a", "b", "c")]
+    assert run_jobs(jobs, lanes=2, done=done.__contains__, prepare=lambda j: True, finished=finished) == []
+    assert seconds == {"a": 1.5, "b": 1.5, "c": 1.5}
+    assert {Path(tmp_path, k).read_text() for k in "abc"} - {str(os.getpid())} == \
+        {Path(tmp_path, k).read_text() for k in "abc"}  # none ran in this process
+
+
+def test_an_error_in_a_lane_stops_the_run_with_that_error(tmp_path):
+    done = set()
+    jobs = [Job("bad", (), 2.0, fail, ("disk full in bad",)), Job("ok", (), 1.0, write_marker, (str(tmp_path), "ok"))]
+    with pytest.raises(ValueError, match="disk full in bad"):
+        run_jobs(jobs, lanes=2, done=done.__contains__, prepare=lambda j: True,
+                 finished=lambda job, s: done.add(job.key))
+
+
+def test_a_worker_that_dies_is_named(tmp_path):
+    with pytest.raises(RuntimeError, match=r"running crash died \(exit code 3\)"):
+        run_jobs([Job("crash", (), 1.0, die)], lanes=2, done=lambda key: False, prepare=lambda j: True,
+                 finished=lambda job, s: None)

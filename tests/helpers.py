@@ -1,0 +1,84 @@
+"""Small nets and checkpoint makers shared by the tests: nets of different build for the wrapper, a tiny trained-looking
+generator, a tiny RRDBNet."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from probdeg import NoiseInjection, Probabilistic
+from probdeg.archs import probabilistic_deresnet
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.conv2(torch.relu(self.conv1(x)))
+
+
+class ResidualNet(nn.Module):
+    """A head, residual blocks at full resolution and an image tail (no strides)."""
+
+    def __init__(self, channels: int = 8, blocks: int = 3) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(3, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*[ResBlock(channels) for _ in range(blocks)])
+        self.tail = nn.Conv2d(channels, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.tail(self.blocks(self.head(x)))
+
+
+class StridedTailNet(nn.Module):
+    """Full-resolution features, then a stride-2 downsampling tail (HR -> LR x2)."""
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.PReLU(),
+                                      nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU())
+        self.down = nn.Sequential(nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.PReLU())
+        self.out = nn.Conv2d(channels, 3, 3, padding=1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.out(self.down(self.features(x))))
+
+
+def sequential_net(channels: int = 8) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
+                         nn.ReLU(), nn.Conv2d(channels, 3, 3, padding=1))
+
+
+def randomise_injections(model: nn.Module, scale: float = 1.0) -> None:
+    """Give every injection parameter a non-zero value, as after some training."""
+    gen = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, NoiseInjection):
+                for p in module.parameters():
+                    p.copy_(torch.randn(p.shape, generator=gen) * scale)
+
+
+NET = {"type": "DeResnet", "num_feat": 8, "num_blocks": 2, "scale": 4}
+
+
+def tiny_generator() -> Probabilistic:
+    torch.manual_seed(0)
+    G = probabilistic_deresnet(num_feat=8, num_blocks=2, scale=4)
+    randomise_injections(G, scale=5.0)  # as if trained: samples differ visibly
+    return G.eval()
+
+
+def rrdb_options(scale: int = 4) -> dict:
+    return {"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_block": 1, "num_grow_ch": 4,
+            "scale": scale}
+
+
+def rrdbnet(scale: int = 4, seed: int = 0) -> nn.Module:
+    from probdeg.integrations.basicsr import build_network
+
+    torch.manual_seed(seed)
+    return build_network(rrdb_options(scale)).eval()
