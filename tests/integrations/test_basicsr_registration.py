@@ -32,8 +32,9 @@ YAML_NETS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(YAML_NETS))
+@pytest.mark.parametrize("name", sorted(basicsr_glue.ARCHS))
 def test_basicsr_build_network_builds_every_registered_name_from_yaml(name):
+    assert name in YAML_NETS, f"{name} is registered: add a YAML example of it to YAML_NETS"
     text, cls, out_shape = YAML_NETS[name]
     net = basicsr_build_network(yaml.safe_load(text))
     assert isinstance(net, cls)
@@ -50,8 +51,12 @@ def test_probabilistic_from_yaml_uses_the_archs_released_points_and_options():
 
 
 def test_registration_is_idempotent_and_reports_the_names():
-    expected = [*basicsr_glue.ARCHS, "UnpairedImageDataset", "DegradationValDataset", "DegradationGANModel",
-                "CollaborativeSRModel"]
+    from probdeg.integrations.basicsr.datasets import DATASETS
+    from probdeg.integrations.basicsr.models import MODELS
+
+    expected = [*basicsr_glue.ARCHS, *DATASETS, *MODELS]
+    assert {"UnpairedImageDataset", "DegradationValDataset", "DegradationGANModel", "CollaborativeSRModel"} <= \
+        set(expected)
     assert basicsr_glue.register() == {name: name for name in expected}
     assert basicsr_glue.register() == basicsr_glue.REGISTERED
     assert all(name in ARCH_REGISTRY for name in basicsr_glue.ARCHS)

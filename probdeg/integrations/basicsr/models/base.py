@@ -107,6 +107,19 @@ class ProbdegBaseModel(BaseModel):
                                           "takes those of rank (its rank modulo that number)")
             restore_rng_state(states[rank % len(states)])
 
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
+        """Validation on rank 0 only (the figures need no all-reduce: the other ranks wait at the next step)."""
+        if self.opt["rank"] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def log_validation(self, dataset_name: str, current_iter: int, tb_logger) -> None:
+        """:attr:`metric_results` to the log (one line) and to TensorBoard, under ``metrics/<dataset>/``."""
+        text = ", ".join(f"{key}: {value:.4f}" for key, value in self.metric_results.items())
+        get_root_logger().info(f"Validation {dataset_name} (iter {current_iter}): {text}")
+        if tb_logger:
+            for key, value in self.metric_results.items():
+                tb_logger.add_scalar(f"metrics/{dataset_name}/{key}", value, current_iter)
+
     def loss_is_finite(self, loss: torch.Tensor, what: str, current_iter: int) -> bool:
         """False (and logged) for a NaN / Inf loss, so the caller skips the step; raises after too many in a row."""
         if torch.isfinite(loss).all():

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
-from basicsr.utils import get_root_logger, imwrite, tensor2img
+from basicsr.utils import imwrite, tensor2img
 
 from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
@@ -209,10 +209,6 @@ class CollaborativeSRModel(ProbdegBaseModel):
             visuals["gt"] = self.gt.detach().cpu()
         return visuals
 
-    def dist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
-        if self.opt["rank"] == 0:
-            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
-
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
         """PSNR / SSIM (BasicSR's metrics, RGB, ``val.crop_border``) of each model and of the ensemble mean."""
         dataset_name = dataloader.dataset.opt["name"]
@@ -235,11 +231,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
                         os.path.join(self.opt["path"]["visualization"], dataset_name, f"{stem}_{current_iter}.png"))
             count += 1
         self.metric_results = {key: value / max(count, 1) for key, value in sums.items()}
-        text = ", ".join(f"{key}: {value:.4f}" for key, value in self.metric_results.items())
-        get_root_logger().info(f"Validation {dataset_name} (iter {current_iter}): {text}")
-        if tb_logger:
-            for key, value in self.metric_results.items():
-                tb_logger.add_scalar(f"metrics/{dataset_name}/{key}", value, current_iter)
+        self.log_validation(dataset_name, current_iter, tb_logger)
 
     def save(self, epoch: int, current_iter: int) -> None:
         for i, net in enumerate(self.nets):

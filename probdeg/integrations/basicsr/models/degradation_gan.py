@@ -142,10 +142,6 @@ class DegradationGANModel(ProbdegBaseModel):
         self.save_training_state(epoch, current_iter)
 
     # ------------------------------------------------------------------------------------------------ validation
-    def dist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
-        if self.opt["rank"] == 0:
-            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
-
     @torch.no_grad()
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
         """Figures on the validation images (HR, optional paired LR, unpaired real LR), from ``val.num_samples``
@@ -203,7 +199,7 @@ class DegradationGANModel(ProbdegBaseModel):
                 figures.pop("realism_hf")  # the weight-free stand-in for LPIPS is not needed then
             self.metric_results.update(figures)
         self.metric_results["latent_strength"] = metrics.mean_strength(metrics.latent_strengths(net_g))
-        self._log_metrics(dataset_name, current_iter, tb_logger)
+        self.log_validation(dataset_name, current_iter, tb_logger)
         net_g.train(was_training)
 
     @property
@@ -221,13 +217,6 @@ class DegradationGANModel(ProbdegBaseModel):
         if hasattr(net_g, "injections") and self.val_samples > 1:
             return net_g(hr, n_samples=self.val_samples, seed=0)
         return net_g(hr).unsqueeze(1)
-
-    def _log_metrics(self, dataset_name: str, current_iter: int, tb_logger) -> None:
-        text = ", ".join(f"{key}: {value:.4f}" for key, value in self.metric_results.items())
-        get_root_logger().info(f"Validation {dataset_name} (iter {current_iter}): {text}")
-        if tb_logger:
-            for key, value in self.metric_results.items():
-                tb_logger.add_scalar(f"metrics/{dataset_name}/{key}", value, current_iter)
 
 
 def realism_figures(generated: list[torch.Tensor], real: list[torch.Tensor],
