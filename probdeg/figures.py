@@ -21,7 +21,9 @@ LABEL_HEIGHT = 16
 """Height in pixels of the label band above each cell."""
 
 DIFF_GAIN = 4.0
-"""Amplification of the |sample 1 - sample j| maps of :func:`sample_grid_figure`."""
+"""The least amplification of the |sample 1 - sample j| maps of :func:`sample_grid_figure`."""
+
+MAX_DIFF_GAIN = 256.0
 
 BACKGROUND = 0.25
 """Grey of the canvas around cells smaller than their slot."""
@@ -85,12 +87,36 @@ def _enlarge(lr: Tensor, scale: int) -> np.ndarray:
     return big.clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
 
 
+def difference_gain(diffs: Sequence[Tensor]) -> float:
+    """The heat maps' amplification: a power of 2 from :data:`DIFF_GAIN` to :data:`MAX_DIFF_GAIN` that brings the
+    99th percentile of the channel-mean differences near full scale, so small spreads show; one gain for a whole
+    figure, so its rows compare."""
+    import torch
+
+    values = torch.cat([d.float().mean(0).flatten() for d in diffs]) if diffs else torch.zeros(1)
+    level = float(torch.quantile(values[:1_000_000], 0.99)) if values.numel() else 0.0
+    gain = DIFF_GAIN
+    while gain < MAX_DIFF_GAIN and level * gain * 2 <= 1.0:
+        gain *= 2
+    return gain
+
+
+def scale_bar(height: int, gain: float, width: int = 24) -> np.ndarray:
+    """A vertical inferno bar (top: full scale) for heat maps of amplification ``gain``, HWC float RGB."""
+    import torch
+
+    ramp = torch.linspace(1, 0, height)[:, None].expand(height, width)
+    return heat_map(ramp[None], gain=1.0)
+
+
 def sample_grid_figure(rows: Sequence[tuple[Tensor, Tensor]], *, scale: int,
                        reference_label: Optional[str] = None) -> np.ndarray:
     """MSSR's Figure 3: per row a reference LR, the LR samples, and ``|sample 1 - sample j|`` heat maps.
 
     LR images are enlarged ``scale`` times (nearest neighbour), so each cell is as large as its HR crop. The heat
-    maps show the channel mean of the difference times :data:`DIFF_GAIN` (inferno colours).
+    maps show the channel mean of the difference times a gain chosen for the figure (:func:`difference_gain`, in
+    each map's label; inferno colours), and the first row ends with the colour scale (top: 1 / gain, in [0, 1]
+    image units).
 
     Args:
         rows: ``(reference LR (C, h, w), samples (n, C, h, w))`` per HR image; ``n`` the same in every row.
@@ -106,6 +132,7 @@ def sample_grid_figure(rows: Sequence[tuple[Tensor, Tensor]], *, scale: int,
     if not rows:
         raise ValueError("sample_grid_figure needs at least one row")
     label = reference_label or f"bicubic x{scale}"
+    gain = difference_gain([(samples[0] - samples[j]).abs() for _, samples in rows for j in range(1, len(samples))])
     cells = []
     for reference, samples in rows:
         n = samples.shape[0]
@@ -113,8 +140,11 @@ def sample_grid_figure(rows: Sequence[tuple[Tensor, Tensor]], *, scale: int,
         row += [(_enlarge(samples[k], scale), f"sample {k + 1}") for k in range(n)]
         for j in range(1, n):
             diff = (samples[0] - samples[j]).abs().repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
-            row.append((heat_map(diff), f"|1-{j + 1}| x{DIFF_GAIN:g}"))
+            row.append((heat_map(diff, gain), f"|1-{j + 1}| x{gain:g}"))
         cells.append(row)
+    if any(len(samples) > 1 for _, samples in rows):
+        height = rows[0][0].shape[-2] * scale
+        cells[0].append((scale_bar(height, gain), f"0-{1 / gain:.3g}"))
     return mosaic(cells)
 
 
@@ -149,8 +179,15 @@ def plot_curves(path: PathLike, x: Sequence[float], curves: Mapping[str, Sequenc
     axes.set_title(title)
     axes.set_xticks(list(x))
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    _legend_beside(figure, axes)
     return _save_figure(figure, path)
+
+
+def _legend_beside(figure, axes, fontsize: str = "small") -> None:
+    """The legend right of the axes, never on the curves (the figure widens to hold it)."""
+    width, height = figure.get_size_inches()
+    figure.set_size_inches(width + 2.6, height)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=fontsize)
 
 
 def plot_histograms(path: PathLike, values: Mapping[str, Sequence[float]], *, xlabel: str, title: str,
@@ -184,5 +221,5 @@ def plot_histograms(path: PathLike, values: Mapping[str, Sequence[float]], *, xl
     axes.set_ylabel("share of patches")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="x-small")
+    _legend_beside(figure, axes, fontsize="x-small")
     return _save_figure(figure, path)

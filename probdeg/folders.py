@@ -445,3 +445,28 @@ def match_images(images_dir: PathLike, gt_dir: PathLike, *, what: str = "SR") ->
             matching.missing.append(gt)
     matching.extra = sorted(extra)
     return matching
+
+
+def distinct_images(paths: Sequence[Path], limit: int) -> list[int]:
+    """The indices of the first ``limit`` images of ``paths`` whose pixels differ from every earlier one (several
+    draws of one photo share their HR image: a figure shows each photo once). Unreadable images are passed over.
+
+    Returns:
+        Indices into ``paths``, in order.
+    """
+    import hashlib
+
+    from .io import read_image
+
+    seen, kept = set(), []
+    for index, path in enumerate(paths):
+        if len(kept) >= limit:
+            break
+        try:
+            digest = hashlib.sha1(read_image(path).tobytes()).hexdigest()
+        except (OSError, ValueError):
+            continue
+        if digest not in seen:
+            seen.add(digest)
+            kept.append(index)
+    return kept

@@ -1,5 +1,6 @@
 """`probdeg demo`: end to end on a reduced budget, the report's content, reruns, your own folders, bad input."""
 
+import base64
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from probdeg.cli import main  # noqa: E402
 from probdeg.demo.plan import BUDGETS, GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3, Budget  # noqa: E402
 from probdeg.demo.stages import StageStore  # noqa: E402
 from probdeg.demo.task import check_user_folders, hold_out  # noqa: E402
+from probdeg.figures import LABEL_HEIGHT as GRID_LABEL_HEIGHT  # noqa: E402
 from probdeg.io import read_image, write_image  # noqa: E402
 from probdeg.sample_task import CameraDegradation, load_true_degradation  # noqa: E402
 
@@ -55,8 +57,10 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     table3 = _md_tables(md[md.index(TABLE3[0]):])[0]
     assert table3[0][2:] == [label for _, label in TABLE3[1]]
     assert [r[1] for r in table3[1:]] == ["PSNR", "vs bicubic", "SSIM"]
-    assert md.splitlines()[2].startswith("On this task MSSR reaches")  # the report leads with what the run shows
-    assert md.splitlines()[4].startswith("A short run: 3 iterations per generator and 3 per SR net")
+    # A short run says first that it checks the pipeline, then what it measured.
+    assert md.splitlines()[2].startswith("This short run checks that the whole pipeline works")
+    assert md.splitlines()[4].startswith("On this task MSSR reaches")
+    assert md.splitlines()[6].startswith("A short run: 3 iterations per generator and 3 per SR net")
     # The robustness table: one line per sigma, one column per method.
     sweep = _md_tables(md[md.index("Robustness to LR noise"):])[0]
     assert sweep[0] == ["sigma"] + [row.label for row in ROWS] and [r[0] for r in sweep[1:]] == ["0", "5", "10", "15"]
@@ -64,11 +68,21 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(pictures) == len(GENERATORS) + 3  # noise histogram, Figure-3 grids, SR crops, robustness curve
     for picture in pictures:
-        assert f"src='{picture}'" in html
         image = read_image(demo_out / picture)
         assert image.shape[0] > 100 and image.shape[1] > 300 and image.std() > 0.01
+        # report.html is one file: every picture embedded, byte for byte.
+        encoded = base64.b64encode((demo_out / picture).read_bytes()).decode("ascii")
+        assert f"src='data:image/png;base64,{encoded}'" in html
+    assert html.count("<img ") == len(pictures) and "src='figures/" not in html
     crops = read_image(demo_out / "figures" / "crops.png")
-    assert crops.shape[1] == 128 * (len(ROWS) + 2)  # LR, every method, ground truth
+    # One crop row group per photo (the 12 validation pairs are 3 draws of 4 photos), 6 cells of 192 px a row:
+    # LR, every method and the ground truth over two rows.
+    assert crops.shape[1] == 6 * 192 and crops.shape[0] == 4 * 2 * (192 + GRID_LABEL_HEIGHT)
+    # Finished trainings keep their latest checkpoints and newest training state only.
+    for experiment in (demo_out / "experiments").iterdir():
+        models = sorted(p.name for p in (experiment / "models").glob("*.pth"))
+        assert models and all(name.endswith("_latest.pth") for name in models), models
+        assert len(list((experiment / "training_states").glob("*.state"))) <= 1
     assert html.count("<table>") == len(_md_tables(md))
     # Every training is listed with the command that reruns it.
     for key in [f"g_{g.key}" for g in GENERATORS] + [f"sr_{r.key}" for r in SR_RUNS]:

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..figures import mosaic
-from ..folders import match_images
+from ..folders import distinct_images, match_images
 from ..io import read_image, write_image
 from .task import SCALE, DemoData
 
-CROP_SIDE = 128  # HR pixels of each SR crop
-CROP_IMAGES = 3
+CROP_SIDE = 192  # HR pixels of each SR crop: enough to judge texture, shown at 1:1 in the report
+CROP_IMAGES = 4  # photos, each once (not several LR draws of one photo)
+CROP_COLUMNS = 6  # cells per mosaic row: a photo's crops wrap onto as many rows as they need
 SHORT_LABELS = {"bicubic": "Bicubic", "bicubic_lr": "SR (bic. LR)", "single_det": "DeResnet", "single_prob":
                 "Prob. DeResnet", "naive": "Naive", "naive_ensemble": "Naive (ens.)", "cl_synth": "CL (synth.)",
                 "mssr": "MSSR", "simusr": "SimUSR", "oracle": "Oracle"}
@@ -36,10 +37,11 @@ def _busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:
 
 
 def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> str:
-    """``out/figures/crops.png``: per validation image (up to ``CROP_IMAGES``), the busiest crop of the LR input
-    (nearest-neighbour enlarged), every method's SR output, and the ground truth, each labelled with its PSNR on the
-    whole image."""
-    pairs = match_images(data.val_lr, data.val_hr).pairs[:CROP_IMAGES]
+    """``out/figures/crops.png``: per validation photo (up to ``CROP_IMAGES``, each once), the busiest crop of the LR
+    input (nearest-neighbour enlarged), every method's SR output, and the ground truth, each labelled with its PSNR on
+    the whole image; a photo's cells run over rows of :data:`CROP_COLUMNS`."""
+    pairs = match_images(data.val_lr, data.val_hr).pairs
+    pairs = [pairs[i] for i in distinct_images([gt for _, _, gt in pairs], CROP_IMAGES)]
     columns = ["lr"] + [key for key in scores] + ["gt"]
     rows = []
     for key, lr_path, gt_path in pairs:
@@ -62,7 +64,7 @@ def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> st
                 picture = sr[top:top + side, left:left + side]
                 label = f"{SHORT_LABELS[column]} {scores[column]['per_image'][key]:.2f}"
             cells.append((picture, label))
-        rows.append(cells)
+        rows += [cells[i:i + CROP_COLUMNS] for i in range(0, len(cells), CROP_COLUMNS)]
     path = out / "figures" / "crops.png"
     write_image(path, mosaic(rows, cell_h=CROP_SIDE, cell_w=CROP_SIDE))
     return str(path)

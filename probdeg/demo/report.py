@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import html
 import os
@@ -32,6 +33,12 @@ def _method_table(scores: dict[str, dict[str, Any]], entries: list[tuple[str, st
 
 def _above_below(difference: float) -> str:
     return f"{abs(difference):.2f} dB {'above' if difference >= 0 else 'below'}"
+
+
+QUICK_LEAD = ("This short run checks that the whole pipeline works on this machine (data, three generators, every SR "
+              "method, scores and figures); its SR nets are far from trained, so its figures do not compare the "
+              "methods: the full run (probdeg demo, without --quick or --iters) does, and docs/RESULTS.md reports it "
+              "over three seeds.")
 
 
 def lead_sentence(methods: dict[str, dict[str, Any]]) -> str:
@@ -102,6 +109,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: Records,
     trainings = [r for r in trained if r.key.startswith(("g_", "sr_"))]
     blocks: list[Block] = [
         ("h", 1, "probdeg demo: MSSR at CPU scale"),
+        *([("p", QUICK_LEAD)] if short_run_note(budget) else []),
         ("p", lead_sentence(methods)),
         *([("p", note)] if (note := short_run_note(budget)) else []),
         ("p", f"Three degradation generators (stage 1) learned the real LR images' degradation from unpaired data; "
@@ -156,15 +164,17 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: Records,
            "-" if g["psnr_lr"] is None else _fmt(g["psnr_lr"], 2)] for g in generators["rows"].values()]),
         ("img", _relative(generators["histogram"], out), "noise levels of real and generated LR patches"),
         ("h", 2, "LR samples and their differences (Figure 3)"),
-        ("p", "Per row: bicubic downscaling, three samples of the generator (enlarged 4x, nearest neighbour) and "
-              "|sample 1 - sample j| x4 as a heat map. A deterministic generator's maps are black."),
+        ("p", "Per row (one validation photo each): bicubic downscaling, three samples of the generator (enlarged 4x, "
+              "nearest neighbour) and |sample 1 - sample j| as a heat map, amplified by the gain in its label (chosen "
+              "per generator so that its spread shows); the bar after the first row is the colour scale, from 0 at "
+              "the bottom to the difference in its label at the top. A deterministic generator's maps are black."),
     ]
     for run in GENERATORS:
         blocks += [("h", 3, run.label), ("img", _relative(generators["grids"][run.key], out), f"{run.label} samples")]
     blocks += [
         ("h", 2, "SR crops"),
-        ("p", "The crop with the most detail of each validation image: the LR input, every method (label: PSNR of "
-              "the whole image), and the ground truth."),
+        ("p", "The crop with the most detail of each validation photo (one per photo, shown at 1:1): the LR input, "
+              "every method (label: PSNR of the whole image), and the ground truth."),
         ("img", _relative(figures["crops"], out), "SR crops"),
         ("h", 2, "Robustness to LR noise (Figure 7)"),
         ("p", "Mean PSNR as Gaussian noise of sigma (8-bit units) is added to the validation LR images at test time "
@@ -225,7 +235,14 @@ td:first-child,th:first-child{text-align:left}th{background:#eee}img{max-width:1
 pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}"""
 
 
-def render_html(blocks: list[Block]) -> str:
+def _embedded(path: Path) -> str:
+    """A picture as a ``data:`` URI, so that report.html is one file that can be mailed."""
+    kind = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else path.suffix.lower().lstrip(".") or "png"
+    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(blocks: list[Block], root: Optional[Path] = None) -> str:
+    """The blocks as one HTML page; with ``root``, pictures (paths relative to it) are embedded in the page."""
     esc = html.escape
     parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{esc(blocks[0][2])}</title>",
              f"<style>{_STYLE}</style></head><body>"]
@@ -242,7 +259,8 @@ def render_html(blocks: list[Block]) -> str:
             body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in block[2])
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
-            parts.append(f"<p><img src='{esc(block[1], quote=True)}' alt='{esc(block[2], quote=True)}'></p>")
+            source = _embedded(root / block[1]) if root is not None else block[1]
+            parts.append(f"<p><img src='{esc(source, quote=True)}' alt='{esc(block[2], quote=True)}'></p>")
         elif kind == "code":
             parts.append(f"<pre>{esc(block[1])}</pre>")
         else:
@@ -262,5 +280,5 @@ def write_report(out: Path, **content: Any) -> tuple[Path, Path]:
     with atomic_path(md_path) as tmp:
         tmp.write_text(render_markdown(blocks), encoding="utf-8")
     with atomic_path(html_path) as tmp:
-        tmp.write_text(render_html(blocks), encoding="utf-8")
+        tmp.write_text(render_html(blocks, root=out), encoding="utf-8")
     return html_path, md_path

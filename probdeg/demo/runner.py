@@ -304,6 +304,7 @@ class DemoRunner:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise RuntimeError(f"training {job.key} finished without writing {', '.join(missing)}")
+        prune_experiment(experiment)
         return self.store.finish(job.key, self._config(job), seconds,
                                  command=train_command(preset_path(training.preset), self.out, training.overrides),
                                  experiment=str(experiment), models=[str(p) for p in paths])
@@ -466,6 +467,19 @@ class DemoRunner:
     @staticmethod
     def sr_runs(oracle: bool) -> list[SRRun]:
         return [run for run in SR_RUNS if oracle or not run.oracle]
+
+
+def prune_experiment(experiment: Path) -> int:
+    """Remove a finished training's intermediate files: the numbered checkpoints (``*_<iter>.pth``; the ``_latest``
+    ones stay) and every training state but the newest. Returns the bytes freed."""
+    freed = 0
+    numbered = [p for p in (experiment / "models").glob("*.pth") if p.stem.rpartition("_")[2].isdigit()]
+    states = sorted((experiment / "training_states").glob("*.state"), key=lambda p: int(p.stem) if p.stem.isdigit()
+                    else -1)
+    for path in numbered + states[:-1]:
+        freed += path.stat().st_size
+        path.unlink()
+    return freed
 
 
 def true_degradation_samples(train_hr: Path, folder: Path, degradation: TrueDegradation, *, seed: int) -> None:

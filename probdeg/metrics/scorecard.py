@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from ..degrade import centre_box, degrade_image, infer_scale, sample_grid
 from ..errors import ImageReadError, UserError
 from ..filters import LowPass, bicubic_downscale
+from ..folders import distinct_images
 from ..noise_field import stable_seed
 from ..registry import Resolve
 from ..tables import csv_text, format_table, json_safe, markdown_table, write_text
@@ -309,8 +310,8 @@ def write_scorecard(card: Scorecard, out_dir: PathLike, *,
                     xlabel=f"noise level of {NOISE_PATCH}x{NOISE_PATCH} LR patches (wavelet MAD)",
                     title="Noise levels: real vs generated LR")
     if generators:
-        hr_paths = list_images(card.options["hr_dir"])[:GRID_IMAGES]
-        images = [image_to_tensor(read_image(p)) for p in hr_paths]
+        hr_paths = list_images(card.options["hr_dir"])
+        images = [image_to_tensor(read_image(hr_paths[i])) for i in distinct_images(hr_paths, GRID_IMAGES)]
         for label, G in generators.items():
             path = out / f"grid_{file_label(label)}.png"
             write_image(path, sample_grid(G, images, samples=3, seed=card.options["seed"], scale=card.options["scale"],
