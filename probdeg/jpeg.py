@@ -2,9 +2,9 @@
 
 A convolutional generator trained on randomly placed crops cannot learn JPEG's blocking: the 8x8 grid is fixed to the
 image's corner, and a translation-equivariant net never sees where it lies (measured: the generators' LR has a
-block-edge ratio of 1.00 where the real LR's is 1.10-1.27; docs/RESULTS.md part 7). So the blocking is measured on
-the real LR, unpaired and without weights, and the generated LR is compressed at the quality range that gives it the
-same blocking.
+block-edge ratio of 1.00 where the real LR's is 1.10-1.27: docs/investigations.md, part 7). So the blocking is
+measured on the real LR, unpaired and without weights, and the generated LR is compressed at the quality range that
+gives it the same blocking.
 
 - :func:`block_edge_ratio`: how much larger the luma steps across the 8x8 grid's edges are than all steps;
 - :func:`estimate_quality_range`: the JPEG qualities at which generated LR shows the real LR's ratio, or ``None``;
@@ -30,7 +30,8 @@ QUALITIES = tuple(range(10, 100, 5))
 
 NO_BLOCKING_BELOW = 1.05
 """Median block-edge ratio under which the real LR counts as uncompressed. Uncompressed LR measured 1.00-1.04 per
-image (the unseen task of docs/RESULTS.md, median 1.03); JPEG at quality 90 gives about 1.03, at 85 about 1.08."""
+image (the unseen task of docs/investigations.md, median 1.03); JPEG at quality 90 gives about 1.03, at 85 about
+1.08."""
 
 
 def is_quality_range(value: object) -> bool:

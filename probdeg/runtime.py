@@ -10,8 +10,8 @@ is not enough (163,744 faults with the mmap threshold only). The cost: the proce
 of returning it between steps. GPUs (PyTorch's caching allocator) and other C libraries are unaffected.
 
 bfloat16: on a CPU with AVX512-BF16 or AMX, oneDNN runs the compact SR net's training step about 1.4x faster under
-``torch.autocast`` than in float32, and the tiny presets' SR nets reach the same PSNR (docs/RESULTS.md); without
-those instructions bfloat16 is emulated, so ``auto`` keeps float32 there.
+``torch.autocast`` than in float32, and the tiny presets' SR nets reach the same PSNR (docs/investigations.md,
+investigation 1); without those instructions bfloat16 is emulated, so ``auto`` keeps float32 there.
 """
 
 from __future__ import annotations

@@ -45,11 +45,11 @@ class Budget:
         return self.name if self.name != "custom" else f"iters_{self.stage1_iters}_{self.stage2_iters}"
 
 
-# Wall times on 2 CPU cores are in docs/RESULTS.md. Stage 1 gets 1600 iterations: doubling them from 800 raised every
-# method that learns from a generator, on 3 seeds and an unseen task (docs/RESULTS.md part 1), for 2 more minutes.
-# Stage 2 gets 3600 with the presets' EMA and bfloat16 forwards, in the time the demo's schedule and the bicubic
-# reference freed: on the unseen task every learned method gained (+0.02 to +0.18 dB over 2800, 2 seeds), on the sample
-# task none moved beyond -0.03 (3 seeds; its oracle +0.95 -> +0.98). A fresh full demo: 17.3-18.2 min (14.4 at 2800).
+# Wall times on 2 CPU cores are in docs/RESULTS.md#setup. Stage 1 gets 1600 iterations: doubling them from 800 raised
+# every method that learns from a generator, on 3 seeds and an unseen task (docs/results-history.md), for 2 more
+# minutes. Stage 2 gets 3600 with the presets' EMA and bfloat16 forwards, in the time the demo's schedule and the
+# bicubic reference freed, adopted by a rule fixed in advance (docs/investigations.md, investigation 1: the figures).
+# A fresh full demo: 17.3-18.2 min (14.4 at 2800).
 BUDGETS = {"quick": Budget("quick", 100, 200), "full": Budget("full", 1600, 3600)}
 
 
