@@ -8,7 +8,9 @@ an error in one can stop the others (a process pool gives no public way to stop 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,8 +42,18 @@ class Job:
     payload: Any = field(default=None, repr=False)
 
 
+def _exit_with_parent() -> None:
+    """End this worker once the process that started it is gone (killed, not only stopped): an orphaned lane would
+    go on writing the folders of a run that a rerun is about to resume."""
+    parent = multiprocessing.parent_process()
+    while parent is not None and parent.is_alive():
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _lane_main(inbox: Any, results: Any, initializer: Optional[Callable[..., None]], initargs: tuple) -> None:
     """A lane's loop: run each ``(key, task, args)`` from ``inbox``, report ``(key, seconds, error)``; ``None`` ends."""
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
     while True:

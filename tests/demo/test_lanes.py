@@ -83,3 +83,57 @@ def test_a_worker_that_dies_is_named(tmp_path):
     with pytest.raises(RuntimeError, match=r"running crash died \(exit code 3\)"):
         run_jobs([Job("crash", (), 1.0, die)], lanes=2, done=lambda key: False, prepare=lambda j: True,
                  finished=lambda job, s: None)
+
+
+CHILD = """
+import os, sys, time
+from probdeg.demo.lanes import Job, run_jobs
+print(os.getpid(), flush=True)
+run_jobs([Job("long", (), 1.0, time.sleep, (300,)), Job("long2", (), 1.0, time.sleep, (300,))], lanes=2,
+         done=lambda key: False, prepare=lambda job: True, finished=lambda job, s: None)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_lanes_end_when_the_process_that_started_them_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
+    pid = int(child.stdout.readline())
+    lanes = []
+    for _ in range(600):  # until both lanes have started (spawned workers import probdeg first)
+        lanes = [p for p in _children(pid) if "spawn_main" in (Path("/proc") / str(p) / "cmdline").read_text()]
+        if len(lanes) == 2:
+            break
+        time.sleep(0.1)
+    assert len(lanes) == 2
+    os.kill(pid, signal.SIGKILL)
+    child.wait()
+    for _ in range(600):  # each lane notices within about a second; the loop only bounds a broken run
+        if not any(_running(p) for p in lanes):
+            break
+        time.sleep(0.1)
+    assert not any(_running(p) for p in lanes)  # not left running its 300-second task
