@@ -29,6 +29,7 @@ COMMANDS = {
     "eval": "evaluate",
     "score-generator": "score_generator",
     "demo": "demo",
+    "pipeline": "pipeline",
 }
 """Command name -> module of :mod:`probdeg.cli`."""
 

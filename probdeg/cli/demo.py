@@ -9,7 +9,7 @@ HELP = ("train the generators, MSSR and the baselines on a small task made from 
         "folders) and write demo_out/report.html; resumable, --quick in about 2-3 minutes on 2 cores")
 
 
-def _iters(text: str) -> tuple[int, ...]:
+def parse_iters(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
@@ -19,7 +19,7 @@ def _iters(text: str) -> tuple[int, ...]:
     return values
 
 
-def _budget(name: str) -> tuple[int, int]:
+def budget_iters(name: str) -> tuple[int, int]:
     from ..demo.plan import BUDGETS
 
     budget = BUDGETS[name]
@@ -31,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "finished stages")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true", help="the short budget: {},{} (about 2-3 min on 2 cores)"
-                        .format(*_budget("quick")))
-    budget.add_argument("--iters", type=_iters, default=None, metavar="STAGE1,STAGE2",
+                        .format(*budget_iters("quick")))
+    budget.add_argument("--iters", type=parse_iters, default=None, metavar="STAGE1,STAGE2",
                         help="iterations per generator and per SR training (default: the full budget, {},{}, about "
-                        "18 min on 2 cores with bfloat16, about 25 without)".format(*_budget("full")))
+                        "18 min on 2 cores with bfloat16, about 25 without)".format(*budget_iters("full")))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the demo degradation (default: 0)")
     parser.add_argument("--hr", default=None, metavar="HR_DIR", help="your clean HR images (with --lr)")

@@ -87,7 +87,8 @@ class Scorecard:
     real_patch_noise_levels: list[float]
     options: dict[str, Any]
 
-    def _cells(self) -> tuple[list[str], list[list[str]]]:
+    def cells(self) -> tuple[list[str], list[list[str]]]:
+        """The table as text: the header and one row per generator (columns no row has are left out)."""
         used = [c for c in COLUMNS if any(getattr(row, c[0]) is not None for row in self.rows)]
         header = ["generator"] + [title for _, title, _ in used]
         rows = [[row.label] + ["-" if getattr(row, key) is None else format(getattr(row, key), fmt)
@@ -96,10 +97,10 @@ class Scorecard:
 
     def table(self) -> str:
         """A plain-text table, one line per row."""
-        return format_table(*self._cells())
+        return format_table(*self.cells())
 
     def markdown(self) -> str:
-        header, rows = self._cells()
+        header, rows = self.cells()
         return (f"Real LR noise level {self.real_noise_level:.4f} (wavelet MAD, median over "
                 f"{self.options['real_images']} images); {self.options['samples']} samples of each of "
                 f"{self.options['hr_images']} HR images, seed {self.options['seed']}.\n\n"
@@ -299,7 +300,7 @@ def write_scorecard(card: Scorecard, out_dir: PathLike, *,
     from ..io import image_to_tensor, list_images, read_image, write_image
 
     out = Path(out_dir)
-    header, rows = card._cells()
+    header, rows = card.cells()
     paths = {"md": out / "scorecard.md", "csv": out / "scorecard.csv", "json": out / "scorecard.json",
              "histogram": out / "noise_levels.png"}
     write_text(paths["md"], card.markdown())

@@ -1,0 +1,172 @@
+"""``probdeg pipeline``: the whole method on the user's own folders, to one SR model and a short report.
+
+Stage 1 trains the two probabilistic generators on the user's clean HR and real LR (unpaired), the scorecard says how
+realistic each one's LR is against the real LR (no ground truth needed), stage 2 trains MSSR's K = 2 SR nets, and
+the result is one checkpoint, ``model/sr.pth``, with pictures of what it does on the user's real LR. Every stage is
+the demo's (the same tiny presets, budgets, records): a rerun reuses what is finished and resumes what was cut off.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..io import atomic_path
+from .plan import GENERATORS, SR_RUNS, Budget
+from .runner import DemoConfig, DemoRunner
+from .stages import Records
+from .task import check_user_folders
+
+PathLike = Union[str, Path]
+
+GENERATOR_KEYS = ("deresnet_prob", "han_prob")
+"""The generators MSSR learns from (the demo's deterministic DeResnet is a baseline, not part of the method)."""
+
+SR_RUN = "mssr"
+
+ONE_MODEL = "member"
+"""What ``model/sr.pth`` is: ``"member"``, MSSR's first SR net alone (its EMA weights), one file that any loader of
+BasicSR checkpoints runs; the K = 2 ensemble stays available (``probdeg sr --model A.pth,B.pth``, or one ONNX graph
+through ``probdeg export``). The measurement behind the choice: docs/RESULTS.md, "One model"."""
+
+PREVIEW_IMAGES = 4
+PREVIEW_SIDE = 192  # SR pixels of each preview crop
+
+
+@dataclass
+class PipelineResult:
+    """What ``probdeg pipeline`` made."""
+
+    model: Path
+    ensemble: list[Path]
+    report_html: Path
+    report_md: Path
+    scorecard: dict[str, Path]
+    records: Records
+
+
+def run_pipeline(out: PathLike, hr: PathLike, lr: PathLike, *, budget: Union[str, Budget] = "full", seed: int = 0,
+                 val_hr: Optional[PathLike] = None, val_lr: Optional[PathLike] = None, progress: bool = True,
+                 lanes: Optional[int] = None, match_jpeg: bool = True, command: Optional[str] = None
+                 ) -> PipelineResult:
+    """Train the method on ``hr`` (clean HR images) and ``lr`` (real LR images, unpaired) into ``out``.
+
+    Args:
+        out: output folder; a rerun reuses its finished stages.
+        hr, lr: the user's folders.
+        budget: ``quick``, ``full`` or a :class:`~probdeg.demo.plan.Budget`.
+        seed: training seed.
+        val_hr, val_lr: paired validation folders, if the user has any (else every fifth HR image is held out with a
+            stand-in degradation, only so that the trainings' own validation runs: its figures are not reported).
+        progress: progress bars.
+        lanes: trainings side by side (default: one per core, up to 2).
+        match_jpeg: compress the generators' LR to the real LR's JPEG blocking before stage 2.
+        command: the command line, for the report.
+
+    Returns:
+        The model, the ensemble it comes from, the report and the scorecard files.
+    """
+    from ..metrics.scorecard import score_generators, write_scorecard
+
+    config = DemoConfig(out=out, budget=budget, seed=seed, hr=hr, lr=lr, val_hr=val_hr, val_lr=val_lr,
+                        progress=progress, lanes=lanes, match_jpeg=match_jpeg, command=command)
+    runner = DemoRunner(config)
+    user = check_user_folders(runner.out, *(Path(p) if p is not None else None for p in (hr, lr, val_hr, val_lr)))
+    generators = [run for run in GENERATORS if run.key in GENERATOR_KEYS]
+    sr_run = next(run for run in SR_RUNS if run.key == SR_RUN)
+    runner.expect("data", *(f"g_{run.key}" for run in generators), *(f"lr_{run.key}" for run in generators),
+                  f"sr_{sr_run.key}", "scorecard", "model and report")
+    runner.out.mkdir(parents=True, exist_ok=True)
+    data = runner.data(user)
+    synthetic = {run.key: runner.synthetic_folder(run.key) for run in generators}
+    then = {f"g_{run.key}": lambda run=run: runner.synthesise_one(data, run) for run in generators}
+    runner.train_all(runner.stage1_jobs(data, generators) + runner.stage2_jobs(data, synthetic, [sr_run]), then)
+
+    runner.announce("scorecard", "scorecard: each generator's LR against your real LR")
+    checkpoints = runner.generators(generators)
+    card, nets = score_generators([checkpoints[run.key] for run in generators], data.train_hr, user.lr,
+                                  seed=seed, progress=False, labels=[run.label for run in generators])
+    scorecard = write_scorecard(card, runner.out / "scorecard", generators=nets)
+
+    runner.announce("model and report", "the model and the report")
+    ensemble = [Path(p) for p in runner.records.sr(sr_run.key).model_paths]
+    model = runner.out / "model" / "sr.pth"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(model) as tmp:
+        shutil.copyfile(ensemble[0], tmp)
+    preview = preview_figure(model, Path(user.lr), runner.out / "model" / "preview.png")
+    html, md = write_pipeline_report(runner.out, model=model, ensemble=ensemble, card=card, scorecard=scorecard,
+                                     preview=preview, records=runner.records, budget=runner.budget, config=config)
+    runner.say(f"      model: {model}\n      report: {html}")
+    return PipelineResult(model, ensemble, html, md, scorecard, runner.records)
+
+
+def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
+    """What the model does on the user's real LR: per image (up to :data:`PREVIEW_IMAGES`, each photo once), the
+    busiest crop of the LR input (nearest-neighbour enlarged) beside the model's output."""
+    from ..figures import mosaic
+    from ..folders import distinct_images
+    from ..integrations.basicsr import resolve_arch
+    from ..io import image_to_tensor, list_images, read_image, tensor_to_image, write_image
+    from ..sr import load_ensemble, super_resolve
+    from .figures import _busiest_window
+
+    nets, info = load_ensemble([model], resolve=resolve_arch)
+    images = list_images(real_lr)
+    rows = []
+    for index in distinct_images(images, PREVIEW_IMAGES):
+        lr = read_image(images[index])
+        sr = tensor_to_image(super_resolve(nets, image_to_tensor(lr), info=info))
+        side = min(PREVIEW_SIDE, sr.shape[0], sr.shape[1])
+        side -= side % info.scale
+        top, left = _busiest_window(sr, side)
+        top, left = top - top % info.scale, left - left % info.scale
+        s = info.scale
+        crop_lr = lr[top // s:(top + side) // s, left // s:(left + side) // s].repeat(s, axis=0).repeat(s, axis=1)
+        rows.append([(crop_lr, f"{images[index].name}: real LR"), (sr[top:top + side, left:left + side], "SR")])
+    write_image(path, mosaic(rows, cell_h=PREVIEW_SIDE, cell_w=PREVIEW_SIDE))
+    return path
+
+
+def write_pipeline_report(out: Path, *, model: Path, ensemble: list[Path], card: Any, scorecard: dict[str, Path],
+                          preview: Path, records: Records, budget: Budget, config: DemoConfig) -> tuple[Path, Path]:
+    """``report.html`` (self-contained) and ``report.md``: what was trained, how real each degradation is, the model
+    and what it does on the real LR."""
+    from .report import _relative, render_html, render_markdown
+
+    trainings = [r for r in records.trained() if r.key.startswith(("g_", "sr_"))]
+    header, rows = card.cells()
+    blocks = [
+        ("h", 1, "probdeg pipeline: one SR model for your real LR images"),
+        ("p", f"Your model: {model} (BasicSR format; probdeg sr, probdeg export, or any loader of BasicSR "
+              "checkpoints runs it). It is MSSR's first SR net, trained with its partner on the LR of two learned "
+              "probabilistic degradation generators and on your real LR images through pseudo-labels."),
+        ("ul", [f"Data: your clean HR images {config.hr} and real LR images {config.lr} (unpaired).",
+                f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.stage2_iters} for "
+                f"MSSR; seed {config.seed}.",
+                f"Trainings: {len(trainings)}, {sum(r.seconds for r in trainings) / 60:.1f} min of work.",
+                "The ensemble of both nets: probdeg sr --model " + ",".join(str(p) for p in ensemble) + "."]),
+        ("h", 2, "How real is each degradation? (no ground truth needed)"),
+        ("p", "Each generator's LR of your HR images against your real LR images: the noise level over the real "
+              "LR's (1 = the same), rho (the samples' spread over the real noise level: 0 = deterministic), the patch "
+              "distance (sliced Wasserstein distance of high-pass patches: 0 = the same degradation) and the JPEG "
+              "blocking where measured. Bicubic and bicubic + noise are the reference rows."),
+        ("table", header, rows),
+        ("img", _relative(scorecard["histogram"], out), "noise levels of real and generated LR patches"),
+        *[("img", _relative(path, out), key.split(":", 1)[1]) for key, path in scorecard.items()
+          if key.startswith("grid:")],
+        ("h", 2, "Your model on your real LR"),
+        ("p", "The most detailed crop of each real LR image (enlarged, nearest neighbour) and the model's output."),
+        ("img", _relative(preview, out), "the model on your real LR"),
+        ("h", 2, "Commands"),
+        ("code", config.command or f"probdeg pipeline --hr {config.hr} --lr {config.lr} --out {out}"),
+        *[("code", f"# {r.key}: {r.seconds:.0f} s\n{r.command}") for r in trainings],
+    ]
+    html_path, md_path = out / "report.html", out / "report.md"
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(render_markdown(blocks), encoding="utf-8")
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(render_html(blocks, root=out), encoding="utf-8")
+    return html_path, md_path
