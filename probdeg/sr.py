@@ -42,7 +42,7 @@ class SRNetInfo(NamedTuple):
     Attributes:
         scale: the up-sampling factor.
         multiple: the input height and width must be multiples of it (RRDBNet x2 needs 2, x1 needs 4); inputs are
-            padded to one (replicating the last row / column) and the output is cropped back.
+            padded to one (reflecting, as Real-ESRGAN and spandrel pad) and the output is cropped back.
     """
 
     scale: int
@@ -156,12 +156,23 @@ def _check_tiles(tile: Optional[int], tile_pad: int) -> None:
         raise UserError(f"tile_pad must be a number of LR pixels >= 0, got {tile_pad!r}")
 
 
+def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """Pad the bottom and right of ``x`` to a multiple of ``multiple``, reflecting as Real-ESRGAN and spandrel do
+    (replicating an image too small to reflect).
+
+    Shape:
+        (..., H, W) -> (..., ceil(H / m) * m, ceil(W / m) * m).
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    pad_h, pad_w = (multiple - h % multiple) % multiple, (multiple - w % multiple) % multiple
+    if multiple == 1 or not (pad_h or pad_w):
+        return x
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if pad_h < h and pad_w < w else "replicate")
+
+
 def _forward(net: nn.Module, x: Tensor, info: SRNetInfo) -> Tensor:
     h, w = x.shape[-2:]
-    m = info.multiple
-    pad_h, pad_w = -h % m, -w % m
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    x = pad_to_multiple(x, info.multiple)
     dtype = _model_device(net)[1]
     out = net(x.to(dtype)) if dtype != x.dtype else net(x)
     expected = (x.shape[-2] * info.scale, x.shape[-1] * info.scale)

@@ -20,8 +20,8 @@ CORE = {"checkpoint", "collab", "defaults", "errors", "filters", "fused_noise", 
         "metrics", "metrics.degradation", "metrics.image", "presets", "progress", "registry", "runtime", "stage1",
         "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet", "archs.discriminator",
         "archs.probabilistic", "archs.strided_han"}
-APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "sr_models", "figures", "tables", "sample_task",
-               "metrics.sr_scores", "metrics.scorecard", "metrics.robustness"}
+APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "sr_models", "export", "figures", "tables",
+               "sample_task", "metrics.sr_scores", "metrics.scorecard", "metrics.robustness"}
 ABOVE_THE_CORE = ("probdeg.integrations", "probdeg.cli", "probdeg.demo", "probdeg.__main__")
 PUBLIC_NAMES = "probdeg"
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "summary": "summary",
     "degrade": "degrade",
     "sr": "sr",
+    "export": "export",
     "eval": "evaluate",
     "score-generator": "score_generator",
     "demo": "demo",
