@@ -8,7 +8,9 @@ YAML scalars, and experiment folders go under the current directory (never under
 from __future__ import annotations
 
 import random
+import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -118,6 +120,55 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
             raise OptionError(f"override {shorten(entry)}: the value is not valid YAML: {err}") from err
 
 
+SCHEDULE_POINTS = ("decay_start", "milestones", "periods", "total_iter")
+"""The iteration counts of a ``train:scheduler`` that :func:`scale_schedule` moves with ``train:total_iter``."""
+
+
+def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Optional[str]:
+    """When an override sets ``train:total_iter`` and none touches ``train:scheduler``, move the scheduler's iteration
+    counts (:data:`SCHEDULE_POINTS`) by the same ratio, so that a shortened run decays at the same fraction of it.
+
+    Args:
+        opt: the options, overrides applied.
+        total_before: the file's ``train:total_iter``.
+        overrides: the ``section:key=value`` overrides.
+
+    Returns:
+        One line saying what moved, or ``None`` when nothing did.
+    """
+    keys = [entry.split("=", 1)[0].strip() for entry in overrides]
+    train = opt.get("train")
+    if "train:total_iter" not in keys or any(k.startswith("train:scheduler") for k in keys) or \
+            not isinstance(train, dict) or not isinstance(train.get("scheduler"), dict):
+        return None
+    total = train.get("total_iter")
+    if not (_is_count(total) and _is_count(total_before)) or total == total_before:
+        return None
+    scheduler = train["scheduler"]
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        return max(1, round(value * total / total_before)) if _is_count(value) else value
+
+    changes = []
+    for key in SCHEDULE_POINTS:
+        if key in scheduler:
+            old, scheduler[key] = scheduler[key], moved(scheduler[key])
+            if scheduler.get("type") == "LinearDecay" and key == "decay_start" and _is_count(scheduler[key]):
+                scheduler[key] = min(scheduler[key], total - 1)
+            if scheduler[key] != old:
+                changes.append(f"{key} {old} -> {scheduler[key]}")
+    if not changes:
+        return None
+    return (f"train:total_iter {total_before} -> {total}: train:scheduler scaled with it ({', '.join(changes)}); "
+            "set train:scheduler:... in --set to choose yourself")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True, dist: bool = False, rank: int = 0,
                     world_size: int = 1, auto_resume: bool = False, debug: bool = False) -> dict:
     """Fill in what BasicSR's ``parse_options`` adds: seed, phases, scale, experiment paths under ``root``."""
@@ -195,6 +246,10 @@ def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = N
     """
     root = Path(root) if root is not None else Path.cwd()
     opt = read_yaml(path)
+    total_before = (opt.get("train") or {}).get("total_iter") if isinstance(opt.get("train"), dict) else None
     apply_overrides(opt, overrides or [])
+    scaled = scale_schedule(opt, total_before, overrides or [])
+    if scaled is not None:
+        warnings.warn(scaled, stacklevel=2)
     validate_options(opt, source=path, root=root, is_train=resolve.get("is_train", True), check_files=check_files)
     return resolve_options(opt, root=root, **resolve)
