@@ -33,7 +33,9 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    """probdeg's modules: the .py files of its packages (folders with an __init__.py); the recipe scripts shipped as
+    data (presets/basicsr/train.py) are not modules."""
+    return {module_name(path): path for path in PACKAGE.rglob("*.py") if (path.parent / "__init__.py").is_file()}
 
 
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:

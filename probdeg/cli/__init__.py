@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "train",
     "test": "test",
     "sample-data": "sample_data",
+    "recipes": "recipes",
     "summary": "summary",
     "degrade": "degrade",
     "sr": "sr",
