@@ -159,3 +159,17 @@ def test_an_output_onto_its_own_input_is_refused(tmp_path, realesrgan_checkpoint
 
 def test_the_cli_offers_every_format_the_writer_knows():
     assert set(EXTENSIONS) == set(OUTPUT_EXTENSIONS)
+
+
+def test_a_net_in_lower_precision_gets_its_dtype_and_gives_float32(tmp_path, realesrgan_checkpoint):
+    """The --half path without CUDA: the input is cast to the net's dtype (bfloat16 here, which the CPU runs) and
+    the output comes back float32, close to the float32 net's."""
+    realesrgan_checkpoint(tmp_path / "m.pth", "compact", 2)
+    full = load_sr_net(tmp_path / "m.pth").net
+    low = load_sr_net(tmp_path / "m.pth").net.to(torch.bfloat16)
+    lr = torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(0))
+    out = super_resolve(low, lr)
+    assert out.dtype == torch.float32
+    assert (out - super_resolve(full, lr)).abs().max() < 0.05
+    eight_bit = super_resolve(low, lr, out_dtype=torch.uint8)
+    assert eight_bit.dtype == torch.uint8 and eight_bit.shape == (1, 3, 20, 24)
