@@ -3,16 +3,25 @@ phases of the tiny preset score the EMA weights."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from probdeg.checkpoint import save_checkpoint
 from probdeg.cli import build_parser
 from probdeg.errors import UserError
 from probdeg.integrations.basicsr import build_network, resolve_arch
 from probdeg.integrations.basicsr.options import read_yaml
-from probdeg.integrations.basicsr.pipeline import SLURM_PORT, run_test_phases, slurm_environment
+from probdeg.integrations.basicsr.pipeline import (
+    SLURM_PORT,
+    message_logger,
+    run_test_phases,
+    slurm_environment,
+    train,
+)
 from probdeg.io import read_image
 from probdeg.presets import preset_path
 from probdeg.sample_task import make_sample_data
@@ -64,3 +73,41 @@ def test_the_tiny_test_preset_scores_the_ema_weights_as_validation_and_sr_do(tmp
     for path in tested:  # BasicSR names them <stem>_<options name>.png
         ours = tmp_path / "sr" / f"{path.stem.removesuffix('_tiny_test_mssr')}.png"
         assert np.abs(read_image(path) - read_image(ours)).max() <= 1.5 / 255  # the raw weights': 0.11
+
+
+def test_the_eta_of_the_last_iteration_is_zero_not_minus_one_day():
+    opt = {"name": "eta", "logger": {"print_freq": 1, "use_tb_logger": False}, "train": {"total_iter": 10}}
+    logger = message_logger(opt, 0, None)
+    logger.start_time -= 30  # 3 s an iteration
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    basicsr_logger = logging.getLogger("basicsr")
+    level = basicsr_logger.level
+    basicsr_logger.addHandler(handler)
+    basicsr_logger.setLevel(logging.INFO)
+    try:
+        for current in (9, 10):
+            logger({"epoch": 0, "iter": current, "lrs": [1e-4], "time": 3.0, "data_time": 0.1})
+    finally:
+        basicsr_logger.removeHandler(handler)
+        basicsr_logger.setLevel(level)
+    assert "[eta: 0:00:03," in lines[0] and "[eta: 0:00:00," in lines[1]  # BasicSR's own: 0:00:00, -1 day, 23:59:57
+
+
+def test_the_last_iteration_is_validated_once(tmp_path):
+    """BasicSR's final validation repeated the one the last iteration had just made."""
+    make_sample_data(tmp_path / "datasets" / "sample", seed=0)
+    opt = yaml.safe_load(preset_path("tiny/deg_deresnet_prob").read_text())
+    opt["name"] = "eta"
+    opt["network_g"]["net"].update(num_feat=8, num_blocks=2)
+    opt["network_d"].update(num_feat=8, kernel_size=5)  # 8-pixel LR crops: a 9x9 filter needs 9
+    opt["datasets"]["train"]["crop_size"] = 32
+    opt["datasets"]["val"]["crop_size"] = 64
+    opt["train"].update(total_iter=4, scheduler={"type": "LinearDecay", "decay_start": 2})
+    opt["val"]["val_freq"] = 2
+    opt["logger"].update(print_freq=1, save_checkpoint_freq=100)
+    (tmp_path / "opt.yml").write_text(yaml.safe_dump(opt))
+    train(tmp_path / "opt.yml", root=tmp_path, progress=False, console_log=False)
+    log = "\n".join(p.read_text() for p in (tmp_path / "experiments" / "eta").glob("train_*.log"))
+    assert log.count("(iter 2)") == 1 and log.count("(iter 4)") == 1

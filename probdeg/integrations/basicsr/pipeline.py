@@ -188,7 +188,6 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     from basicsr.train import init_tb_loggers
     from basicsr.utils import (
         AvgTimer,
-        MessageLogger,
         get_env_info,
         get_root_logger,
         get_time_str,
@@ -241,13 +240,14 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
             start_epoch, skip_batches = start_epoch + 1, 0
         logger.info(f"Resuming training from epoch: {start_epoch}, iter: {current_iter}. Skipping the epoch's first "
                     f"{skip_batches} batches (already trained on).")
-    msg_logger = MessageLogger(opt, current_iter, tb_logger)
+    msg_logger = message_logger(opt, current_iter, tb_logger)
     prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
     if prefetch_mode not in (None, "cpu"):
         raise ValueError(f"datasets:train:prefetch_mode {prefetch_mode!r}: probdeg supports ~ or cpu")
     prefetcher = CPUPrefetcher(train_loader)
 
     data_timer, iter_timer = AvgTimer(), AvgTimer()
+    validated = -1  # the iteration of the last validation
     start_time = time.time()
     bar = progress_bar(total=total_iters, initial=current_iter, desc=opt["name"], unit="it",
                        enabled=rank == 0 and progress, mininterval=2.0)
@@ -282,6 +282,7 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
                     model.save(epoch, current_iter)
                 if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
                     _validate(model, val_loaders, current_iter, tb_logger, opt)
+                    validated = current_iter
                 data_timer.start()
                 iter_timer.start()
                 train_data = prefetcher.next()
@@ -291,11 +292,21 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
-    if opt.get("val") is not None:
+    if opt.get("val") is not None and validated != current_iter:  # BasicSR validates again what it just did
         _validate(model, val_loaders, current_iter, tb_logger, opt)
     if tb_logger:
         tb_logger.close()
     return Path(opt["path"]["experiments_root"])
+
+
+def message_logger(opt: dict, current_iter: int, tb_logger):
+    """BasicSR's ``MessageLogger``, its ETA counting the iterations left after the current one: BasicSR counts
+    ``total - current - 1``, one too few, which reads "-1 day, 23:59:59" on the last iteration."""
+    from basicsr.utils import MessageLogger
+
+    logger = MessageLogger(opt, current_iter, tb_logger)
+    logger.max_iters = int(opt["train"]["total_iter"]) + 1
+    return logger
 
 
 def _validate(model, val_loaders: list, current_iter: int, tb_logger, opt: dict) -> None:
