@@ -138,6 +138,6 @@ def estimate_quality_range(real_lr: Sequence[np.ndarray], generated_lr: Sequence
                       "grid); look at it, or set the range yourself", stacklevel=2)
     elif high == qualities[-1] and low == high:
         warnings.warn(f"the JPEG range estimate sits at its highest candidate, quality {high}: the real LR is barely "
-                      "blocky, and may not be JPEG at all; without --jpeg the generated LR stays uncompressed",
-                      stacklevel=2)
+                      "blocky, or the generated LR's noise hides the blocking at every quality; look at both, or set "
+                      "--jpeg LOW:HIGH yourself", stacklevel=2)
     return low, high
