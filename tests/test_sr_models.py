@@ -173,3 +173,13 @@ def test_a_net_in_lower_precision_gets_its_dtype_and_gives_float32(tmp_path, rea
     assert (out - super_resolve(full, lr)).abs().max() < 0.05
     eight_bit = super_resolve(low, lr, out_dtype=torch.uint8)
     assert eight_bit.dtype == torch.uint8 and eight_bit.shape == (1, 3, 20, 24)
+
+
+def test_tiles_give_the_whole_images_16_bit_output(tmp_path, realesrgan_checkpoint):
+    realesrgan_checkpoint(tmp_path / "m.pth", "compact", 2)  # receptive-field radius 4 (4 convs): tile_pad 8 covers it
+    write_image_array(tmp_path / "lr" / "a.png", random_pixels(13, 11, 4, np.uint16))
+    sr_folder(tmp_path / "m.pth", tmp_path / "lr", tmp_path / "whole", progress=False)
+    sr_folder(tmp_path / "m.pth", tmp_path / "lr", tmp_path / "tiled", tile=5, tile_pad=8, progress=False)
+    whole, tiled = stored(tmp_path / "whole" / "a.png"), stored(tmp_path / "tiled" / "a.png")
+    assert tiled.dtype == np.uint16 and tiled.shape == whole.shape == (26, 22, 4)
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
