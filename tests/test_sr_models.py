@@ -3,10 +3,13 @@ output options (outscale, suffix, ext, half) and the layouts kept (alpha, 16 bit
 
 from __future__ import annotations
 
+import sys
+
 import cv2
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from probdeg.checkpoint import save_checkpoint
 from probdeg.cli import main
@@ -183,3 +186,19 @@ def test_tiles_give_the_whole_images_16_bit_output(tmp_path, realesrgan_checkpoi
     whole, tiled = stored(tmp_path / "whole" / "a.png"), stored(tmp_path / "tiled" / "a.png")
     assert tiled.dtype == np.uint16 and tiled.shape == whole.shape == (26, 22, 4)
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
+
+
+def test_a_safetensors_checkpoint_loads_too(tmp_path, realesrgan_checkpoint):
+    net = realesrgan_checkpoint(tmp_path / "m.pth", "compact", 4)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "m.safetensors"))
+    lr = torch.rand(1, 3, 6, 5, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = net(lr).clamp(0, 1)
+    assert torch.allclose(super_resolve(load_sr_net(tmp_path / "m.safetensors").net, lr), expected, atol=1e-6)
+
+
+def test_without_spandrel_a_foreign_checkpoint_says_what_to_install(tmp_path, realesrgan_checkpoint, monkeypatch):
+    realesrgan_checkpoint(tmp_path / "m.pth", "compact", 4)
+    monkeypatch.setitem(sys.modules, "spandrel", None)  # import spandrel now raises ImportError
+    with pytest.raises(UserError, match="needs spandrel: pip install spandrel"):
+        load_sr_net(tmp_path / "m.pth")
