@@ -74,12 +74,14 @@ def list_inputs(input_dir: PathLike, *, exclude: Optional[PathLike] = None, what
                                             or is_within(path.resolve(), out_root))]
 
 
-def output_names(relative: Path, samples: int) -> list[Path]:
+def output_names(relative: Path, samples: int, *, suffix: str = "", ext: str = ".png") -> list[Path]:
     """The output files of an input at ``relative`` (relative to the input folder), relative to the output folder:
-    ``<dir>/<stem>.png`` for one sample, ``<dir>/<stem>_s{k}.png`` for several."""
+    ``<dir>/<stem><suffix><ext>`` for one sample, ``<dir>/<stem><suffix>_s{k}<ext>`` for several; ``ext="auto"``
+    keeps the input's extension."""
+    ext = relative.suffix if ext == "auto" else ext
     if samples == 1:
-        return [relative.with_name(f"{relative.stem}.png")]
-    return [relative.with_name(f"{relative.stem}_s{k}.png") for k in range(samples)]
+        return [relative.with_name(f"{relative.stem}{suffix}{ext}")]
+    return [relative.with_name(f"{relative.stem}{suffix}_s{k}{ext}") for k in range(samples)]
 
 
 class PlannedImage(NamedTuple):
@@ -109,35 +111,45 @@ class Plan:
         return iter(self.items)
 
 
-def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, what: str = "LR images") -> Plan:
+def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, what: str = "LR images", *,
+                 suffix: str = "", ext: str = ".png") -> Plan:
     """Every input image with its output files, refusing outputs that could land outside the output folder or on an
     input.
 
     Args:
-        input_dir: the inputs (searched recursively; an output folder inside it is left out).
+        input_dir: the inputs (searched recursively; an output folder inside it is left out), or one image file.
         output_dir: where the outputs go; must not be, or contain, ``input_dir``.
         samples: outputs per input (see :func:`output_names`).
         what: names the outputs in the messages.
+        suffix, ext: added to each output's stem, and its extension (see :func:`output_names`).
 
     Raises:
         FileNotFoundError: no input folder.
         UserError: no images, outputs that would collide, or outputs that resolve outside the output folder.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    require_folder(input_dir)
+    single = input_dir.is_file()
+    if single:
+        inputs, input_dir = [input_dir], input_dir.parent
+    else:
+        require_folder(input_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"the output folder {str(output_dir)!r} is a file; give a folder")
     out_root = output_dir.resolve()
-    if is_within(input_dir.resolve(), out_root):
+    if single and (output_dir / output_names(Path(inputs[0].name), samples, suffix=suffix, ext=ext)[0]).resolve() \
+            == inputs[0].resolve():
+        raise UserError(f"the output would overwrite the input {str(inputs[0])!r}: choose another output folder or "
+                        "a --suffix")
+    if not single and is_within(input_dir.resolve(), out_root):
         raise UserError(f"the output folder {str(output_dir)!r} is or contains the input folder {str(input_dir)!r}: "
                         f"write the {what} to a folder of their own (inside the input folder is fine)")
     plan = []
     claimed: dict[Path, Path] = {}
     ignored: list[tuple[Path, str]] = []
-    for path in list_inputs(input_dir, exclude=output_dir, ignored=ignored):
+    for path in inputs if single else list_inputs(input_dir, exclude=output_dir, ignored=ignored):
         relative = path.relative_to(input_dir)
         outputs = []
-        for name in output_names(relative, samples):
+        for name in output_names(relative, samples, suffix=suffix, ext=ext):
             target = output_dir / name
             if not is_within(target.parent.resolve() / target.name, out_root):
                 raise UserError(f"refusing to write {str(target)!r}: it resolves outside the output folder "
@@ -257,11 +269,13 @@ class FolderJob:
                 tmp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
 
     def _remove_outputs(self) -> None:
-        """Delete what any earlier run wrote for these inputs: ``<stem>.png`` and ``<stem>_s<k>.png``."""
+        """Delete what any earlier run wrote for these inputs: ``<stem>.png``, ``<stem>_s<k>.png`` and the outputs
+        planned now (another suffix or extension)."""
         for item in self.plan:
             folder = item.outputs[0].parent
             stem = Path(item.key).stem
-            pattern = re.compile(re.escape(stem) + r"(_s\d+)?\.png")
+            planned = "|".join(re.escape(t.name) for t in item.outputs)
+            pattern = re.compile(re.escape(stem) + r"(_s\d+)?\.png|" + planned)
             if folder.is_dir():
                 for old in folder.iterdir():
                     if pattern.fullmatch(old.name) and old.is_file():

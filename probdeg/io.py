@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -21,9 +21,9 @@ from torch import Tensor
 from .errors import ImageReadError, UserError
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "image_to_tensor", "is_temporary",
-    "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float", "write_image",
-    "write_image_uint8",
+    "IMAGE_EXTENSIONS", "ImageReadError", "StoredImage", "atomic_path", "decode_image", "image_to_tensor",
+    "is_temporary", "list_images", "read_image", "read_stored_image", "remove_temporaries", "tensor_to_image",
+    "to_unit_float", "WRITE_FORMATS", "write_image", "write_image_array", "write_image_uint8",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -126,15 +126,14 @@ def list_images(folders: PathLike | Sequence[PathLike], *, recursive: bool = Tru
     return found
 
 
-def decode_image(path: PathLike) -> np.ndarray:
-    """Decode an image file to RGB in its stored depth (uint8, uint16 or float32), without scaling.
+def _decode_stored(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The file's bytes and its pixels as stored (BGR or one channel, any depth), EXIF orientation applied.
 
     Shape:
-        Output: (H, W, 3).
+        Output: (N,) bytes and (H, W, C) pixels, C = 1, 3 or 4.
     """
     import cv2
 
-    path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot read image {str(path)!r}: it is a folder")
     if not path.exists():
@@ -157,16 +156,27 @@ def decode_image(path: PathLike) -> np.ndarray:
                                    "could not decode)")
     if image.ndim == 2:
         image = image[:, :, None]
-    channels = image.shape[2]
-    if channels == 1:
-        image = np.repeat(image, 3, axis=2)
-    elif channels in (3, 4):
-        image = image[:, :, 2::-1]  # BGR(A) -> RGB; alpha, if any, is dropped
-    else:
-        raise ImageReadError(path, f"unsupported channel count {channels} (expected 1, 3 or 4)")
+    if image.shape[2] not in (1, 3, 4):
+        raise ImageReadError(path, f"unsupported channel count {image.shape[2]} (expected 1, 3 or 4)")
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageReadError(path, f"unsupported pixel type {image.dtype} (expected 8 or 16-bit integers or floats)")
-    return image
+    return data, image
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    """Stored pixels (one channel, BGR or BGRA) to RGB; gray repeated, alpha dropped."""
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[:, :, 2::-1]
+
+
+def decode_image(path: PathLike) -> np.ndarray:
+    """Decode an image file to RGB in its stored depth (uint8, uint16 or float32), without scaling.
+
+    Shape:
+        Output: (H, W, 3).
+    """
+    return _to_rgb(_decode_stored(Path(path))[1])
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -221,6 +231,66 @@ def read_image(path: PathLike) -> np.ndarray:
         Output: (H, W, 3).
     """
     return np.ascontiguousarray(to_unit_float(decode_image(path)))
+
+
+class StoredImage(NamedTuple):
+    """An image as read for a round trip: RGB and alpha in [0, 1], with what the file stored.
+
+    Attributes:
+        rgb: float32 RGB in [0, 1] (a gray file repeated to three channels).
+        alpha: float32 alpha in [0, 1], or ``None`` when the file has none.
+        bits: 8 or 16 (floats read as 16).
+        gray: the file holds one colour channel.
+
+    Shape:
+        rgb: (H, W, 3); alpha: (H, W).
+    """
+
+    rgb: np.ndarray
+    alpha: Optional[np.ndarray]
+    bits: int
+    gray: bool
+
+
+_ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff")
+
+
+def _png_color_type(data: np.ndarray) -> int:
+    """The colour type of a PNG's header (0 gray, 2 RGB, 3 palette, 4 gray + alpha, 6 RGBA)."""
+    return int(data[25]) if data.size > 25 and data[:8].tobytes() == _PNG_SIGNATURE else -1
+
+
+def _png_has_alpha(data: np.ndarray) -> bool:
+    """A PNG whose colour type holds alpha (gray + alpha, RGBA) or which has a transparency chunk."""
+    return _png_color_type(data) in (4, 6) or b"tRNS" in data[:1 << 16].tobytes()
+
+
+def read_stored_image(path: PathLike) -> StoredImage:
+    """Read an image keeping what :func:`read_image` drops: its alpha, its depth, whether it is gray.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        The image with its layout (see :class:`StoredImage`).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ImageReadError: as :func:`read_image`.
+    """
+    import cv2
+
+    path = Path(path)
+    data, stored = _decode_stored(path)
+    alpha = None
+    if path.suffix.lower() in _ALPHA_FORMATS and (path.suffix.lower() != ".png" or _png_has_alpha(data)):
+        # A second decode for the alpha alone (IMREAD_UNCHANGED ignores EXIF orientation, so it is not used for colour)
+        whole = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if whole is not None and whole.ndim == 3 and whole.shape[2] == 4 and whole.shape[:2] == stored.shape[:2]:
+            alpha = to_unit_float(whole[:, :, 3])
+    bits = 8 if stored.dtype == np.uint8 else 16
+    gray = stored.shape[2] == 1 or (path.suffix.lower() == ".png" and _png_color_type(data) == 4)  # gray + alpha
+    return StoredImage(np.ascontiguousarray(to_unit_float(_to_rgb(stored))), alpha, bits, gray)
 
 
 @contextlib.contextmanager
@@ -348,6 +418,66 @@ def write_image_uint8(path: PathLike, image: np.ndarray | Tensor) -> None:
         raise OSError(f"OpenCV could not encode {str(path)!r} as PNG")
     with atomic_path(path) as temp:
         temp.write_bytes(encoded.reshape(-1).data)  # the buffer itself: no bytes copy of the encoded image
+
+
+class FormatCapacity(NamedTuple):
+    """What an output format can hold."""
+
+    sixteen_bits: bool
+    alpha: bool
+
+
+WRITE_FORMATS = {".png": FormatCapacity(True, True), ".tif": FormatCapacity(True, True),
+                 ".tiff": FormatCapacity(True, True), ".webp": FormatCapacity(False, True),
+                 ".jpg": FormatCapacity(False, False), ".jpeg": FormatCapacity(False, False),
+                 ".bmp": FormatCapacity(False, False)}
+"""The formats :func:`write_image_array` writes, by suffix, with what each holds."""
+
+
+def write_image_array(path: PathLike, image: np.ndarray, *, jpeg_quality: int = 95) -> None:
+    """Write an 8- or 16-bit gray, RGB or RGBA image in the format its suffix names, atomically.
+
+    Args:
+        path: the file; its suffix is one of :data:`WRITE_FORMATS`.
+        image: uint8 or uint16 pixels, RGB(A) order.
+        jpeg_quality: quality of a JPEG or WebP file.
+
+    Raises:
+        UserError: an unknown suffix.
+        ValueError: a dtype, shape or layout the format cannot hold (16 bits in a JPEG, alpha in a BMP).
+        OSError: the image could not be encoded or written.
+
+    Shape:
+        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).
+    """
+    import cv2
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        raise UserError(f"cannot write {str(path)!r}: expected one of {', '.join(WRITE_FORMATS)}")
+    capacity = WRITE_FORMATS[suffix]
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an (H, W, 1, 3 or 4) uint8 or uint16 image, got {image.dtype} of shape "
+                         f"{image.shape}")
+    if image.dtype == np.uint16 and not capacity.sixteen_bits:
+        raise ValueError(f"{suffix} holds 8 bits per channel, got a 16-bit image for {str(path)!r}")
+    if image.shape[2] == 4 and not capacity.alpha:
+        raise ValueError(f"{suffix} holds no alpha channel, got an RGBA image for {str(path)!r}")
+    if image.shape[2] == 3:
+        image = image[:, :, ::-1]
+    elif image.shape[2] == 4:
+        image = image[:, :, [2, 1, 0, 3]]
+    params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
+              ".webp": [cv2.IMWRITE_WEBP_QUALITY, jpeg_quality]}.get(suffix, [])
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(image), params)
+    if not ok:
+        raise OSError(f"OpenCV could not encode {str(path)!r}")
+    with atomic_path(path) as temp:
+        temp.write_bytes(encoded.reshape(-1).data)
 
 
 def _check_png(path: Path) -> None:

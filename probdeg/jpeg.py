@@ -14,6 +14,7 @@ gives it the same blocking.
 from __future__ import annotations
 
 import statistics
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
@@ -131,4 +132,13 @@ def estimate_quality_range(real_lr: Sequence[np.ndarray], generated_lr: Sequence
         return None
     curve = [statistics.fmean(block_edge_ratio(compress(image, q)) for image in generated_lr) for q in qualities]
     matched = [qualities[int(np.argmin([abs(c - r) for c in curve]))] for r in real]
-    return min(matched), max(matched)
+    low, high = min(matched), max(matched)
+    if low == qualities[0]:
+        warnings.warn(f"the JPEG range estimate {low}-{high} sits at its lowest candidate, quality {low}: some real "
+                      "LR is at least that blocky (or blocky for another reason, such as an upscale on an 8-pixel "
+                      "grid); look at it, or set the range yourself", stacklevel=2)
+    elif high == qualities[-1] and low == high:
+        warnings.warn(f"the JPEG range estimate sits at its highest candidate, quality {high}: the real LR is barely "
+                      "blocky, or the generated LR's noise hides the blocking at every quality; look at both, or set "
+                      "--jpeg LOW:HIGH yourself", stacklevel=2)
+    return low, high

@@ -49,9 +49,13 @@ def count_tiles(height: int, width: int, tile: Optional[int]) -> int:
     return -(-height // tile) * -(-width // tile)
 
 
-def quantise(image: Tensor) -> Tensor:
-    """Float [0, 1] -> uint8 as an 8-bit PNG stores it: clamped, times 255, rounded half to even."""
-    return image.clamp(0, 1).mul(255).round().to(torch.uint8)
+INTEGER_RANGES = {torch.uint8: 255, torch.uint16: 65535}
+"""The integer pixel types an output can be quantised to, with their largest value."""
+
+
+def quantise(image: Tensor, dtype: torch.dtype = torch.uint8) -> Tensor:
+    """Float [0, 1] -> uint8 (or uint16) as an 8-bit (16-bit) PNG stores it: clamped, scaled, rounded half to even."""
+    return image.clamp(0, 1).mul(INTEGER_RANGES[dtype]).round().to(dtype)
 
 
 def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int, up: int = 1, down: int = 1,
@@ -65,9 +69,9 @@ def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int,
         overlap: input pixels of context on every side of a tile.
         up, down: the output size is ``size * up // down`` (``up = scale`` for SR, ``down = scale`` to degrade);
             tile sides and overlaps must be multiples of ``down``.
-        out: where to write the output, preallocated; a uint8 one holds the output quantised as an 8-bit image
-            would (:func:`quantise`), so memory does not grow with a float copy of it. ``None``: allocated from the
-            first piece, in its dtype.
+        out: where to write the output, preallocated; a uint8 (uint16) one holds the output quantised as an 8-bit
+            (16-bit) image would (:func:`quantise`), so memory does not grow with a float copy of it. ``None``:
+            allocated from the first piece, in its dtype.
         on_tile: called after each forward call (progress inside a large image).
 
     Returns:
@@ -81,7 +85,7 @@ def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int,
     def place(target: Optional[Tensor], rows: slice, cols: slice, piece: Tensor) -> Tensor:
         if target is None:
             target = piece.new_empty(piece.shape[0], piece.shape[1], height * up // down, width * up // down)
-        target[..., rows, cols] = quantise(piece) if target.dtype == torch.uint8 else piece
+        target[..., rows, cols] = quantise(piece, target.dtype) if target.dtype in INTEGER_RANGES else piece
         return target
 
     if tile is None or (height <= tile and width <= tile):

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import ResidualNet, StridedTailNet, sequential_net
+from helpers import ResidualNet, StridedTailNet, realesrgan_net, sequential_net
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +22,16 @@ NET_BUILDERS = {"sequential": sequential_net, "residual": ResidualNet, "strided_
 def any_net(request) -> torch.nn.Module:
     torch.manual_seed(0)
     return NET_BUILDERS[request.param]()
+
+
+@pytest.fixture
+def realesrgan_checkpoint():
+    """``make(path, kind="rrdb" | "compact", scale=4, seed=0) -> net``: writes ``{'params_ema': state_dict}`` to
+    ``path`` as Real-ESRGAN's released .pth files hold it, and returns the net."""
+
+    def make(path, kind: str = "rrdb", scale: int = 4, seed: int = 0) -> torch.nn.Module:
+        net = realesrgan_net(kind, scale, seed)
+        torch.save({"params_ema": net.state_dict()}, path)
+        return net
+
+    return make

@@ -82,3 +82,21 @@ def rrdbnet(scale: int = 4, seed: int = 0) -> nn.Module:
 
     torch.manual_seed(seed)
     return build_network(rrdb_options(scale)).eval()
+
+
+def realesrgan_net(kind: str, scale: int, seed: int) -> nn.Module:
+    """A tiny BasicSR RRDBNet or SRVGGNetCompact with random weights, as Real-ESRGAN's releases build them."""
+    from probdeg.integrations.basicsr import build_network  # BasicSR's archs, importable on current torchvision
+
+    torch.manual_seed(seed)
+    if kind == "rrdb":
+        # num_grow_ch 32 as Real-ESRGAN's: spandrel reads every other size from the weights but assumes this one
+        net = build_network({"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_block": 1,
+                             "num_grow_ch": 32, "scale": scale})
+    else:
+        net = build_network({"type": "SRVGGNetCompact", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_conv": 2,
+                             "upscale": scale, "act_type": "prelu"})
+    with torch.no_grad():  # random weights far from an identity: outputs that differ between nets and seeds
+        for param in net.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    return net.eval()

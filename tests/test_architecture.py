@@ -20,8 +20,9 @@ CORE = {"checkpoint", "collab", "defaults", "errors", "filters", "fused_noise", 
         "metrics", "metrics.degradation", "metrics.image", "presets", "progress", "registry", "runtime", "stage1",
         "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet", "archs.discriminator",
         "archs.probabilistic", "archs.strided_han"}
-APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "figures", "tables", "sample_task",
-               "metrics.sr_scores", "metrics.scorecard", "metrics.robustness"}
+APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "sr_models", "export", "figures", "tables",
+               "sample_task", "metrics.sr_scores", "metrics.scorecard", "metrics.robustness",
+               "metrics.no_reference"}
 ABOVE_THE_CORE = ("probdeg.integrations", "probdeg.cli", "probdeg.demo", "probdeg.__main__")
 PUBLIC_NAMES = "probdeg"
 
@@ -32,7 +33,9 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    """probdeg's modules: the .py files of its packages (folders with an __init__.py); the recipe scripts shipped as
+    data (presets/basicsr/train.py) are not modules."""
+    return {module_name(path): path for path in PACKAGE.rglob("*.py") if (path.parent / "__init__.py").is_file()}
 
 
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:

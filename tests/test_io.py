@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from probdeg.errors import UserError
 from probdeg.io import (
     IMAGE_EXTENSIONS,
     ImageReadError,
@@ -19,8 +21,10 @@ from probdeg.io import (
     image_to_tensor,
     list_images,
     read_image,
+    read_stored_image,
     tensor_to_image,
     write_image,
+    write_image_array,
 )
 
 
@@ -346,3 +350,36 @@ def test_importing_io_and_unpaired_data_does_not_import_cv2(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------------------------------ layouts kept (probdeg sr)
+def test_stored_images_keep_their_alpha_depth_and_gray(tmp_path):
+    rng = np.random.default_rng(0)
+    rgba16 = rng.integers(0, 65536, (5, 7, 4)).astype(np.uint16)
+    write_image_array(tmp_path / "rgba16.png", rgba16)
+    image = read_stored_image(tmp_path / "rgba16.png")
+    assert image.bits == 16 and not image.gray
+    assert np.array_equal(np.rint(image.rgb * 65535).astype(np.uint16), rgba16[:, :, :3])
+    assert np.array_equal(np.rint(image.alpha * 65535).astype(np.uint16), rgba16[:, :, 3])
+
+    gray_alpha = rng.integers(0, 256, (4, 6, 2)).astype(np.uint8)
+    Image.fromarray(gray_alpha, "LA").save(tmp_path / "la.png")
+    image = read_stored_image(tmp_path / "la.png")
+    assert image.gray and image.bits == 8 and np.array_equal(np.rint(image.alpha * 255), gray_alpha[:, :, 1])
+
+    write_image_array(tmp_path / "gray.png", gray_alpha[:, :, 0])
+    image = read_stored_image(tmp_path / "gray.png")
+    assert image.gray and image.alpha is None and image.rgb.shape == (4, 6, 3)
+
+    Image.fromarray(rgba16[:, :, :3].astype(np.uint8)).convert("P").save(tmp_path / "p.png", transparency=0)
+    assert read_stored_image(tmp_path / "p.png").alpha is not None  # palette transparency counts as alpha
+
+
+def test_the_any_format_writer_refuses_what_a_format_cannot_hold(tmp_path):
+    with pytest.raises(ValueError, match="8 bits"):
+        write_image_array(tmp_path / "a.jpg", np.zeros((2, 2, 3), np.uint16))
+    with pytest.raises(ValueError, match="no alpha"):
+        write_image_array(tmp_path / "a.bmp", np.zeros((2, 2, 4), np.uint8))
+    with pytest.raises(UserError, match="expected one of"):
+        write_image_array(tmp_path / "a.gif", np.zeros((2, 2, 3), np.uint8))
+    assert not list(tmp_path.iterdir())

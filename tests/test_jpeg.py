@@ -46,3 +46,15 @@ def test_bad_inputs_are_refused_by_what_is_wrong():
         compress(np.zeros((16, 16, 3)), 0)
     with pytest.raises(ValueError, match="needs real and generated LR images of at least 16x16"):
         estimate_quality_range([_photo_like(0)], [np.zeros((12, 40, 3))])  # too small: left out
+
+
+def test_an_estimate_at_the_lowest_candidate_warns_in_one_line():
+    real = [compress(_photo_like(s), 5) for s in range(3)]  # blockier than any candidate makes the generated LR
+    with pytest.warns(UserWarning, match="sits at its lowest candidate, quality 10") as caught:
+        low, _ = estimate_quality_range(real, [_photo_like(10 + s) for s in range(2)])
+    assert low == 10 and len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+def test_an_estimate_inside_the_candidates_does_not_warn(recwarn):
+    estimate_quality_range([compress(_photo_like(s), 40) for s in range(3)], [_photo_like(10 + s) for s in range(2)])
+    assert not [w for w in recwarn if "JPEG range estimate" in str(w.message)]

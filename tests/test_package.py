@@ -54,7 +54,9 @@ def test_wheel_builds_installs_into_a_fresh_venv_and_imports(tmp_path):
                   str(dist)], cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     wheel = next(dist.glob("probdeg-*.whl"))
-    assert "probdeg/presets/tiny/mssr.yml" in zipfile.ZipFile(wheel).namelist()  # what `probdeg demo` runs
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "probdeg/presets/tiny/mssr.yml" in names  # what `probdeg demo` runs
+    assert {"probdeg/presets/paper/mssr.yml", "probdeg/presets/basicsr/train.py"} <= set(names)  # probdeg recipes
     env = tmp_path / "fresh"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"

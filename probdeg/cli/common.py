@@ -49,6 +49,18 @@ def warnings_as_lines(command: str) -> Iterator[None]:
                 print(f"probdeg {command}: warning: {warning.message}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def one_line_warnings(command: str) -> Iterator[None]:
+    """Show the warnings of the block as they come, each as one ``probdeg COMMAND: warning: ...`` line (for long
+    runs, where :func:`warnings_as_lines` would hold them back until the end)."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, *args, **kwargs: f"probdeg {command}: warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 class BasicSRArchsOnDemand:
     """A ``resolve`` function (see :func:`probdeg.registry.build_network`) that imports BasicSR only when a checkpoint
     names an arch outside probdeg's own (``RRDBNet``, ``SRVGGNetCompact``, ...)."""

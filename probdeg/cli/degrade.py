@@ -54,7 +54,7 @@ def _quality_range(text: str) -> Union[tuple[int, int], str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..degrade import degrade_folder
-    from .common import basicsr_archs, resolve_device, run_folder_job
+    from .common import basicsr_archs, resolve_device, run_folder_job, warnings_as_lines
 
     device = resolve_device(args.device)
     jpeg = args.jpeg
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
         if args.real_lr is None:
             raise UserError("--jpeg auto needs --real-lr DIR: the real LR images whose JPEG blocking to match")
-        jpeg = matching_jpeg(args.model, args.input, args.real_lr, seed=args.seed, resolve=basicsr_archs)
+        with warnings_as_lines("degrade"):
+            jpeg = matching_jpeg(args.model, args.input, args.real_lr, seed=args.seed, resolve=basicsr_archs)
         print("degrade: the real LR shows " + (f"JPEG blocking: quality {jpeg[0]}-{jpeg[1]}" if jpeg else
                                                "no JPEG blocking: no compression"))
     return run_folder_job("degrade", lambda: degrade_folder(

@@ -9,8 +9,9 @@ HELP = "run the test phases (datasets: test_*) of a BasicSR option file; results
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-opt", "--opt", required=True, help="path to the option YAML file")
-    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="SECTION:KEY=VALUE",
-                        help="override options (values parsed as YAML); repeatable")
+    parser.add_argument("--set", "--force_yml", dest="set", nargs="+", action="extend", default=[],
+                        metavar="SECTION:KEY=VALUE", help="override options (values parsed as YAML); repeatable; "
+                        "--force_yml is BasicSR's name for it")
     parser.add_argument("--root", default=None, metavar="DIR", help="folder that holds results/ (default: the "
                         "current directory); relative data and weight paths in the options are read from it too")
 

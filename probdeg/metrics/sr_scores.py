@@ -30,6 +30,8 @@ PathLike = Union[str, os.PathLike]
 
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"
+NO_REFERENCE_STEM = "no_reference"
+"""``no_reference.csv`` / ``.json``: the tables of ``probdeg eval`` without ground truth."""
 LPIPS_MIN_SIDE = 31
 """Smallest side AlexNet's LPIPS layers accept; smaller images get a NaN LPIPS."""
 
@@ -152,6 +154,7 @@ class Evaluation:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    path_columns: tuple[str, ...] = ("sr", "gt")
 
     @property
     def complete(self) -> bool:
@@ -235,18 +238,25 @@ def evaluate_folders(
     return result
 
 
-def write_metrics(evaluation: Evaluation, out_dir: PathLike) -> tuple[Path, Path]:
-    """Write ``metrics.csv`` (one row per image, then ``mean``) and ``metrics.json`` into ``out_dir``, atomically.
+def write_metrics(evaluation: Any, out_dir: PathLike, *, stem: str = "metrics") -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (one row per image, then ``mean``) and ``<stem>.json`` into ``out_dir``, atomically.
+
+    Args:
+        evaluation: an :class:`Evaluation` or a
+            :class:`probdeg.metrics.no_reference.NoReferenceEvaluation` (rows, metrics, mean, path_columns, as_dict).
+        out_dir: the folder.
+        stem: the files' name (``metrics``: :data:`METRICS_CSV`, :data:`METRICS_JSON`).
 
     Returns:
         The two paths.
     """
     out_dir = Path(out_dir)
-    header = ["image", "sr", "gt"] + evaluation.metrics
-    rows = [[row["image"], row["sr"], row["gt"]] + [format(row[m], ".6f") for m in evaluation.metrics]
+    columns = list(evaluation.path_columns)
+    header = ["image"] + columns + evaluation.metrics
+    rows = [[row["image"]] + [row[c] for c in columns] + [format(row[m], ".6f") for m in evaluation.metrics]
             for row in evaluation.rows]
-    rows.append(["mean", "", ""] + [format(evaluation.mean[m], ".6f") for m in evaluation.metrics])
-    csv_path, json_path = out_dir / METRICS_CSV, out_dir / METRICS_JSON
+    rows.append(["mean"] + [""] * len(columns) + [format(evaluation.mean[m], ".6f") for m in evaluation.metrics])
+    csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
     write_text(csv_path, csv_text(header, rows))
     write_text(json_path, json.dumps(evaluation.as_dict(), indent=2, allow_nan=False) + "\n")
     return csv_path, json_path

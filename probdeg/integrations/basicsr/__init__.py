@@ -8,7 +8,7 @@ idempotently), so one line in a BasicSR train script is enough::
 
 from .compat import alias_functional_tensor, import_basicsr
 
-alias_functional_tensor()  # before any module of this package imports basicsr
+import_basicsr()  # the fixes, then basicsr itself (its SciPy notice filtered), before any module here imports it
 
 from .archs import ARCHS, build_network, resolve_arch  # noqa: E402
 from .registration import register  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 
 def alias_functional_tensor() -> None:
@@ -21,7 +22,17 @@ def alias_functional_tensor() -> None:
         sys.modules[name] = importlib.import_module("torchvision.transforms._functional_tensor")
 
 
+SCIPY_NOTICE = r".*scipy\.ndimage\.filters.* namespace is deprecated"
+"""SciPy's deprecation notice that ``basicsr/metrics/niqe.py`` triggers on ``import basicsr`` (its import of
+``scipy.ndimage.filters``): BasicSR's to fix, not the user's, so it is not shown as probdeg's warning."""
+
+
 def import_basicsr():
-    """Import basicsr with the compatibility fixes applied; returns the module."""
+    """Import basicsr with the compatibility fixes applied, SciPy's notice about BasicSR's own import filtered out
+    (for that import only); returns the module."""
     alias_functional_tensor()
-    return importlib.import_module("basicsr")
+    if "basicsr" in sys.modules:
+        return sys.modules["basicsr"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SCIPY_NOTICE, category=DeprecationWarning)
+        return importlib.import_module("basicsr")

@@ -8,8 +8,9 @@ YAML scalars, and experiment folders go under the current directory (never under
 from __future__ import annotations
 
 import random
+import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -119,20 +120,69 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
             raise OptionError(f"override {shorten(entry)}: the value is not valid YAML: {err}") from err
 
 
+SCHEDULE_POINTS = ("decay_start", "milestones", "periods", "total_iter")
+"""The iteration counts of a ``train:scheduler`` that :func:`scale_schedule` moves with ``train:total_iter``."""
+
+
+def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Optional[str]:
+    """When an override sets ``train:total_iter`` and none touches ``train:scheduler``, move the scheduler's iteration
+    counts (:data:`SCHEDULE_POINTS`) by the same ratio, so that a shortened run decays at the same fraction of it.
+
+    Args:
+        opt: the options, overrides applied.
+        total_before: the file's ``train:total_iter``.
+        overrides: the ``section:key=value`` overrides.
+
+    Returns:
+        One line saying what moved, or ``None`` when nothing did.
+    """
+    keys = [entry.split("=", 1)[0].strip() for entry in overrides]
+    train = opt.get("train")
+    if "train:total_iter" not in keys or any(k.startswith("train:scheduler") for k in keys) or \
+            not isinstance(train, dict) or not isinstance(train.get("scheduler"), dict):
+        return None
+    total = train.get("total_iter")
+    if not (_is_count(total) and _is_count(total_before)) or total == total_before:
+        return None
+    scheduler = train["scheduler"]
+    changes = []
+    for key, value in _scaled_points(scheduler, total_before, total).items():
+        if value != scheduler[key]:
+            changes.append(f"{key} {scheduler[key]} -> {value}")
+            scheduler[key] = value
+    if not changes:
+        return None
+    return (f"train:total_iter {total_before} -> {total}: train:scheduler scaled with it ({', '.join(changes)}); "
+            "set train:scheduler:... in --set to choose yourself")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _scaled_points(scheduler: Mapping[str, Any], total_before: int, total: int) -> dict[str, Any]:
+    """The scheduler's iteration counts (:data:`SCHEDULE_POINTS`) moved from a run of ``total_before`` iterations to
+    one of ``total``, rounded down (never below 1; a linear decay starts before the end)."""
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        return max(1, value * total // total_before) if _is_count(value) else value
+
+    points = {key: moved(scheduler[key]) for key in SCHEDULE_POINTS if key in scheduler}
+    if scheduler.get("type") == "LinearDecay" and _is_count(points.get("decay_start")):
+        points["decay_start"] = min(points["decay_start"], total - 1)
+    return points
+
+
 def scaled_schedule(train: Mapping[str, Any], total_iter: int) -> dict[str, Any]:
-    """The scheduler's iteration counts of a ``train:`` section rescaled to ``total_iter`` in the section's own
-    ratios (``LinearDecay``'s ``decay_start``, ``MultiStepLR``'s ``milestones``), as ``--set`` keys and values.
+    """The ``--set`` overrides that move a ``train:`` section's scheduler to a run of ``total_iter`` iterations, in the
+    section's own ratios (what :func:`scale_schedule` does to options in place).
 
     Example: a preset of 300 iterations decaying from 200, run for 1600: ``{"train:scheduler:decay_start": 1066}``.
     """
-    scheduler, preset_total = train.get("scheduler") or {}, int(train["total_iter"])
-    scaled: dict[str, Any] = {}
-    if "decay_start" in scheduler:
-        scaled["train:scheduler:decay_start"] = total_iter * int(scheduler["decay_start"]) // preset_total
-    if "milestones" in scheduler:
-        scaled["train:scheduler:milestones"] = [max(1, total_iter * int(m) // preset_total)
-                                                for m in scheduler["milestones"]]
-    return scaled
+    points = _scaled_points(train.get("scheduler") or {}, int(train["total_iter"]), total_iter)
+    return {f"train:scheduler:{key}": value for key, value in points.items()}
 
 
 def resolve_options(opt: dict, *, root: Union[str, Path], is_train: bool = True, dist: bool = False, rank: int = 0,
@@ -212,6 +262,10 @@ def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = N
     """
     root = Path(root) if root is not None else Path.cwd()
     opt = read_yaml(path)
+    total_before = (opt.get("train") or {}).get("total_iter") if isinstance(opt.get("train"), dict) else None
     apply_overrides(opt, overrides or [])
+    scaled = scale_schedule(opt, total_before, overrides or [])
+    if scaled is not None:
+        warnings.warn(scaled, stacklevel=2)
     validate_options(opt, source=path, root=root, is_train=resolve.get("is_train", True), check_files=check_files)
     return resolve_options(opt, root=root, **resolve)

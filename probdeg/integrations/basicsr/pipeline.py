@@ -12,9 +12,9 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 
@@ -28,11 +28,47 @@ from .registration import register
 PathLike = Union[str, os.PathLike]
 
 
+LAUNCHERS = ("none", "pytorch", "slurm")
+SLURM_PORT = 29500
+"""The rendezvous port under ``--launcher slurm`` when ``MASTER_PORT`` is not set (BasicSR's default)."""
+
+
+def slurm_environment(env: Mapping[str, str], first_host: Callable[[str], str]) -> dict[str, str]:
+    """The variables ``torch.distributed``'s ``env://`` rendezvous reads, from SLURM's (as BasicSR's
+    ``_init_dist_slurm``): rank, world size, local rank, and the first node of the job as the master.
+
+    Args:
+        env: the environment (``os.environ``).
+        first_host: maps ``SLURM_NODELIST`` to its first host name (``scontrol show hostnames``).
+
+    Raises:
+        UserError: not inside a SLURM job step (no ``SLURM_PROCID``).
+    """
+    missing = [key for key in ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_NODELIST") if key not in env]
+    if missing:
+        raise UserError(f"--launcher slurm runs inside srun; {', '.join(missing)} not set (use srun, or --launcher "
+                        "pytorch under torchrun)")
+    return {"RANK": env["SLURM_PROCID"], "WORLD_SIZE": env["SLURM_NTASKS"],
+            "LOCAL_RANK": env.get("SLURM_LOCALID", "0"), "MASTER_ADDR": env.get("MASTER_ADDR") or
+            first_host(env["SLURM_NODELIST"]), "MASTER_PORT": env.get("MASTER_PORT", str(SLURM_PORT))}
+
+
+def _first_slurm_host(nodelist: str) -> str:
+    import subprocess
+
+    names = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True)
+    return names.stdout.split()[0]
+
+
 def init_distributed(launcher: str) -> tuple[bool, int, int]:
-    """Start the process group for ``--launcher pytorch``: nccl with CUDA, gloo on the CPU."""
+    """Start the process group for ``--launcher pytorch`` (torchrun) or ``slurm`` (srun): nccl with CUDA, gloo on
+    the CPU."""
     if launcher == "none":
         return False, 0, 1
     import torch.distributed as dist
+
+    if launcher == "slurm":
+        os.environ.update(slurm_environment(os.environ, _first_slurm_host))
 
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -131,7 +167,8 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
             options are read from it too.
         overrides: ``section:key=value`` overrides, values parsed as YAML.
         auto_resume: continue from this experiment's latest complete training state, if any.
-        launcher: ``"none"`` (one process) or ``"pytorch"`` (DDP under torchrun: nccl with CUDA, gloo without).
+        launcher: ``"none"`` (one process), ``"pytorch"`` (DDP under torchrun) or ``"slurm"`` (DDP under srun, one
+            task per GPU); nccl with CUDA, gloo without.
         progress: show a progress bar (rank 0 only).
         debug: BasicSR's debug mode (``debug_`` name prefix, frequent logs and checkpoints).
         console_log: BasicSR's log on the console too (always in the experiment's log file); ``False`` shows only
@@ -151,7 +188,6 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     from basicsr.train import init_tb_loggers
     from basicsr.utils import (
         AvgTimer,
-        MessageLogger,
         get_env_info,
         get_root_logger,
         get_time_str,
@@ -161,8 +197,8 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     from basicsr.utils.misc import set_random_seed
     from basicsr.utils.options import copy_opt_file, dict2str
 
-    if launcher not in ("none", "pytorch"):
-        raise OptionError(f"launcher must be 'none' or 'pytorch', got {launcher!r}")
+    if launcher not in LAUNCHERS:
+        raise OptionError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
     dist, rank, world_size = init_distributed(launcher)
     opt = load_options(option_file, root=root, overrides=list(overrides), dist=dist, rank=rank,
                        world_size=world_size, auto_resume=auto_resume, debug=debug)
@@ -204,13 +240,14 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
             start_epoch, skip_batches = start_epoch + 1, 0
         logger.info(f"Resuming training from epoch: {start_epoch}, iter: {current_iter}. Skipping the epoch's first "
                     f"{skip_batches} batches (already trained on).")
-    msg_logger = MessageLogger(opt, current_iter, tb_logger)
+    msg_logger = message_logger(opt, current_iter, tb_logger)
     prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
     if prefetch_mode not in (None, "cpu"):
         raise ValueError(f"datasets:train:prefetch_mode {prefetch_mode!r}: probdeg supports ~ or cpu")
     prefetcher = CPUPrefetcher(train_loader)
 
     data_timer, iter_timer = AvgTimer(), AvgTimer()
+    validated = -1  # the iteration of the last validation
     start_time = time.time()
     bar = progress_bar(total=total_iters, initial=current_iter, desc=opt["name"], unit="it",
                        enabled=rank == 0 and progress, mininterval=2.0)
@@ -245,6 +282,7 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
                     model.save(epoch, current_iter)
                 if opt.get("val") is not None and current_iter % opt["val"]["val_freq"] == 0:
                     _validate(model, val_loaders, current_iter, tb_logger, opt)
+                    validated = current_iter
                 data_timer.start()
                 iter_timer.start()
                 train_data = prefetcher.next()
@@ -254,11 +292,21 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     logger.info(f"End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
-    if opt.get("val") is not None:
+    if opt.get("val") is not None and validated != current_iter:  # BasicSR validates again what it just did
         _validate(model, val_loaders, current_iter, tb_logger, opt)
     if tb_logger:
         tb_logger.close()
     return Path(opt["path"]["experiments_root"])
+
+
+def message_logger(opt: dict, current_iter: int, tb_logger):
+    """BasicSR's ``MessageLogger``, its ETA counting the iterations left after the current one: BasicSR counts
+    ``total - current - 1``, one too few, which reads "-1 day, 23:59:59" on the last iteration."""
+    from basicsr.utils import MessageLogger
+
+    logger = MessageLogger(opt, current_iter, tb_logger)
+    logger.max_iters = int(opt["train"]["total_iter"]) + 1
+    return logger
 
 
 def _validate(model, val_loaders: list, current_iter: int, tb_logger, opt: dict) -> None:
