@@ -109,13 +109,12 @@ def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: 
         f"datasets:train:dataroot_lr={_quoted(data.train_lr)}",
         f"datasets:val:dataroot_gt={_quoted(data.val_hr)}", f"datasets:val:dataroot_lq={_quoted(data.val_lr)}"]
     if run.sources is not None:
-        def source(keys: tuple[str, ...]) -> Any:
-            entries = [{"offline": k} for k in keys]
-            return entries[0] if len(entries) == 1 else entries
+        from ..integrations.basicsr.sources import OfflineSource, write_entry
 
         used = sorted({k for keys in run.sources for k in keys})
+        entries = [write_entry([OfflineSource(offline=k) for k in keys]) for keys in run.sources]
         overrides += [f"datasets:train:synthetic_lr={json.dumps({k: str(synthetic[k]) for k in used})}",
-                      f"degradations={json.dumps([source(keys) for keys in run.sources])}"]
+                      f"degradations={json.dumps(entries)}"]
     if run.num_models is not None:
         overrides.append(f"num_models={run.num_models}")
     return overrides + list(run.overrides)

@@ -17,6 +17,7 @@ from probdeg.errors import OptionError
 from probdeg.integrations.basicsr import resolve_arch  # noqa: E402
 from probdeg.integrations.basicsr.models.collaborative_sr import ema_decay_at  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.integrations.basicsr.sources import BicubicSource, SourceBuild  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
 YAML = """
@@ -170,9 +171,10 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
     first = model._synthesise(model.sources[0])
     second = model._synthesise(model.sources[0])
     assert first.shape == (2, 3, 8, 8) and not torch.equal(first, second)  # fresh latents every iteration
-    bicubic = model._synthesise([{"kind": "bicubic"}])  # computed here: this batch has no hr_bicubic
+    bicubic_source = [BicubicSource().build(SourceBuild(model.device, 4, 0, "degradations[9]"))]
+    bicubic = model._synthesise(bicubic_source)  # computed here: this batch has no hr_bicubic
     model.data["hr_bicubic"] = bicubic * 0.5
-    assert torch.equal(model._synthesise([{"kind": "bicubic"}]), bicubic * 0.5)  # the loader's, when it made one
+    assert torch.equal(model._synthesise(bicubic_source), bicubic * 0.5)  # the loader's, when it made one
     del model.data["hr_bicubic"]
     torch.manual_seed(3)
     mixed = model._synthesise(model.sources[1])

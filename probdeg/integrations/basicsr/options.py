@@ -16,6 +16,7 @@ import yaml
 
 from ...errors import OptionError
 from .schema import shorten
+from .sources import read_degradations, write_entry
 from .validation import validate_options
 
 
@@ -177,10 +178,9 @@ def resolve_paths(opt: dict, root: Path) -> None:
     for key, value in list(opt["path"].items()):
         if value is not None and ("resume_state" in key or "pretrain_network" in key):
             opt["path"][key] = absolute(value)
-    for entry in opt.get("degradations") or []:
-        for source in entry if isinstance(entry, list) else [entry]:
-            if isinstance(source, dict) and "generator" in source:
-                source["generator"] = absolute(source["generator"])
+    if opt.get("degradations"):
+        opt["degradations"] = [write_entry([source.with_paths(absolute) for source in entry])
+                               for entry in read_degradations(opt["degradations"])]
 
 
 def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = None,
