@@ -236,3 +236,26 @@ def test_train_autocast_is_read_and_runs_the_sr_forwards_in_that_precision(works
     model.optimize_parameters(1)
     assert seen == [expected or torch.float32]
     assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+
+
+def test_hybrid_learned_and_hand_made_domains_train_together_and_the_hand_made_draws_are_reproducible(workspace):
+    """K = 2: a tiny generator's domain beside Real-ESRGAN's pipeline, a few iterations of Eq. 4-6."""
+    opt = _opt(workspace)
+    opt["degradations"] = [{"generator": str(workspace / "G.pth")}, {"handmade": "realesrgan", "jpeg_range": [50, 90]}]
+    model = build_model(opt)
+    batch = _batch(opt)
+    model.feed_data(batch)
+    first, again, later = (model._synthesise(model.sources[1], it) for it in (1, 1, 2))
+    assert first.shape == (2, 3, 8, 8) and torch.equal(first, again) and not torch.equal(first, later)
+    rebuilt = build_model(opt)  # a resumed run draws what the first one did at the same iteration
+    rebuilt.feed_data(batch)
+    assert torch.equal(rebuilt._synthesise(rebuilt.sources[1], 1), first)
+    before = [[p.clone() for p in net.parameters()] for net in model.nets]
+    for iteration in range(1, 4):
+        model.feed_data(batch)
+        model.optimize_parameters(iteration)
+        log = model.get_current_log()
+        assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
+        assert log["l_col_0"] > 0 and log["l_col_1"] > 0  # each domain's model is taught by the other
+    for old, net in zip(before, model.nets):
+        assert any(not torch.equal(a, b) for a, b in zip(old, net.parameters()))
