@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 pytest.importorskip("probdeg.integrations.basicsr")
-from probdeg.errors import OptionError  # noqa: E402
+from probdeg.errors import OptionError, UserError  # noqa: E402
 from probdeg.integrations.basicsr.handmade import RealESRGANDegradation, blur  # noqa: E402
 from probdeg.integrations.basicsr.schema import HandmadeOptions  # noqa: E402
 from probdeg.integrations.basicsr.sources import HandmadeSource, handmade_preset, read_source  # noqa: E402
@@ -130,3 +130,81 @@ def test_on_cuda_the_lr_is_made_there_and_seeded():
     lr = pipeline.degrade(hr, 1)
     assert lr.device.type == "cuda" and torch.equal(lr, pipeline.degrade(hr, 1)) and torch.isfinite(lr).all()
     assert float(psnr_float(lr.cpu(), _pipeline().degrade(hr.cpu(), 1)).min()) > 10  # same draws of kernels and choices
+
+
+# ------------------------------------------------------------------------------------------------ offline, scorecard
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    from probdeg.io import write_image
+
+    root = tmp_path_factory.mktemp("handmade")
+    for i, name in enumerate(["a.png", "sub/b.png", "c.png"]):
+        write_image(root / "hr" / name, _smooth(1, 64, seed=i)[0].permute(1, 2, 0).numpy())
+        write_image(root / "real_lr" / name, _smooth(1, 32, seed=10 + i)[0].permute(1, 2, 0).numpy())
+    return root
+
+
+def test_degrade_folder_writes_a_generator_s_layout_records_the_pipeline_and_resumes(folders, tmp_path):
+    import json
+
+    from probdeg.degrade import degrade_folder
+    from probdeg.io import image_to_tensor, read_image
+    from probdeg.noise_field import sample_seed
+
+    pipeline = _pipeline()
+    summary = degrade_folder(pipeline, folders / "hr", tmp_path / "lr", samples=2, seed=4, progress=False)
+    names = sorted(p.relative_to(tmp_path / "lr").as_posix() for p in (tmp_path / "lr").rglob("*.png"))
+    assert names == ["a_s0.png", "a_s1.png", "c_s0.png", "c_s1.png", "sub/b_s0.png", "sub/b_s1.png"]
+    assert summary["written"] == 6 and summary["scale"] == 4
+    hr = image_to_tensor(read_image(folders / "hr" / "sub" / "b.png"))[None]
+    expected = pipeline.degrade(hr, sample_seed(4, "sub/b.png", 1))[0]
+    assert torch.equal(image_to_tensor(read_image(tmp_path / "lr" / "sub" / "b_s1.png")), expected)
+    manifest = json.loads((tmp_path / "lr" / ".probdeg.json").read_text())
+    assert "realesrgan" in json.dumps(manifest) and "model_sha256" not in json.dumps(manifest)
+    again = degrade_folder(pipeline, folders / "hr", tmp_path / "lr", samples=2, seed=4, progress=False)
+    assert again["written"] == 0 and again["skipped"] == 6  # the same settings resume: every output is there
+    with pytest.raises(UserError):
+        degrade_folder(_pipeline(jpeg_range=[80, 95]), folders / "hr", tmp_path / "lr", samples=2, seed=4,
+                       progress=False)  # other parameters: refused, not mixed in
+    with pytest.raises(UserError, match="leave the tile unset"):
+        degrade_folder(pipeline, folders / "hr", tmp_path / "tiled", tile=32, progress=False)
+
+
+def test_the_command_line_degrades_with_a_preset_or_an_option_file_and_names_a_bad_key(folders, tmp_path, capsys):
+    from probdeg.cli import main
+
+    assert main(["degrade", "--handmade", "realesrgan", "--input", str(folders / "hr"), "--output",
+                 str(tmp_path / "lr"), "--no-progress"]) == 0
+    assert len(list((tmp_path / "lr").rglob("*.png"))) == 3
+    block = tmp_path / "fitted.yml"
+    block.write_text("handmade: realesrgan\nsecond_blur_prob: 0\njpeg_range2: [60, 95]\n")
+    assert main(["degrade", "--handmade", str(block), "--input", str(folders / "hr"), "--output",
+                 str(tmp_path / "lr_block"), "--no-progress"]) == 0
+    block.write_text("handmade: realesrgan\njpeg_range2: [95, 60]\n")
+    capsys.readouterr()
+    assert main(["degrade", "--handmade", str(block), "--input", str(folders / "hr"), "--output",
+                 str(tmp_path / "bad"), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"probdeg degrade: error: {block}: jpeg_range2: expected [low, high] JPEG qualities")
+    assert "\n" not in error
+
+
+def test_the_scorecard_scores_the_pipeline_beside_the_reference_rows(folders, tmp_path):
+    from probdeg.metrics.scorecard import score_generators, write_scorecard
+
+    card, generators = score_generators([], folders / "hr", folders / "real_lr", samples=2, crop=None,
+                                        progress=False, handmade=[("handmade:realesrgan", _pipeline())])
+    row = card.row("handmade:realesrgan")
+    assert row.checkpoint == "handmade" and row.latent_strength is None
+    assert row.rho > 0 and row.noise_level > card.row("bicubic").noise_level  # it draws noise, the bicubic none
+    assert row.block_edge_ratio is not None and card.real_block_edge_ratio is not None
+    paths = write_scorecard(card, tmp_path / "card", generators=generators)
+    assert paths["grid:handmade:realesrgan"].is_file() and "JPEG block-edge" in paths["md"].read_text()
+
+
+def test_score_generator_takes_handmade_on_the_command_line(folders, tmp_path, capsys):
+    from probdeg.cli import main
+
+    assert main(["score-generator", "--hr", str(folders / "hr"), "--real-lr", str(folders / "real_lr"), "--handmade",
+                 "realesrgan", "--samples", "2", "--crop", "0", "--out", str(tmp_path / "card"), "--no-progress"]) == 0
+    assert "handmade:realesrgan" in (tmp_path / "card" / "scorecard.md").read_text()

@@ -16,7 +16,7 @@ import yaml
 
 from ...errors import OptionError
 from .schema import shorten
-from .sources import read_degradations, write_entry
+from .sources import HandmadeSource, read_degradations, write_entry
 from .validation import validate_options
 
 
@@ -198,3 +198,21 @@ def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = N
     apply_overrides(opt, overrides or [])
     validate_options(opt, source=path, root=root, is_train=resolve.get("is_train", True), check_files=check_files)
     return resolve_options(opt, root=root, **resolve)
+
+
+def read_handmade(spec: str) -> HandmadeSource:
+    """A hand-made source named on the command line (``--handmade``): a preset name (``realesrgan``), or an option
+    file (``.yml``) holding one block ``{handmade: PRESET, key: value, ...}`` (what ``degradations:`` takes).
+
+    Raises:
+        FileNotFoundError: a ``.yml`` that does not exist.
+        OptionError: an unknown preset, or a bad key or value, naming the file and the key.
+    """
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".yml", ".yaml") or path.is_file():
+        values = read_yaml(path)
+        try:
+            return HandmadeSource.read(values, "")
+        except OptionError as err:
+            raise OptionError(f"{path}: {err}") from None
+    return HandmadeSource.read({"handmade": spec}, "--handmade")

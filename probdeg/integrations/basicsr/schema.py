@@ -95,6 +95,11 @@ def either(*checks: Check) -> Check:
 POSITIVE, NON_NEGATIVE = integer(1), integer(0)
 
 
+def key_path(where: str, key: Any) -> str:
+    """``where:key``, or ``key`` at the top of a file."""
+    return f"{where}:{key}" if where else str(key)
+
+
 def shorten(value: Any, limit: int = 120) -> str:
     """``repr(value)``, cut to ``limit`` characters: a message never echoes a huge value (an expanded YAML alias)."""
     text_ = repr(value)
@@ -144,7 +149,7 @@ class Section:
         check_keys(values, where, cls.checks(), strict=strict)
         for key in cls.required():
             if values.get(key) is None:
-                raise OptionError(f"{where}:{key}: missing")
+                raise OptionError(f"{key_path(where, key)}: missing")
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name in values and values[f.name] is not None:
@@ -166,7 +171,7 @@ def check_keys(section: Mapping, where: str, accepted: Mapping[str, Check], fami
         OptionError: an unknown key (with the closest accepted one) when ``strict``, or a value that fails its check.
     """
     for key, value in section.items():
-        path = f"{where}:{key}" if where else str(key)
+        path = key_path(where, key)
         check = accepted.get(key) if isinstance(key, str) else None
         if check is None and isinstance(key, str):
             check = next((c for prefix, c in dict(families).items() if key.startswith(prefix)), None)
@@ -441,8 +446,8 @@ class HandmadeOptions(Section):
         for suffix in ("", "2"):
             names, probabilities = getattr(options, f"kernel_list{suffix}"), getattr(options, f"kernel_prob{suffix}")
             if len(names) != len(probabilities):
-                raise OptionError(f"{where}:kernel_prob{suffix}: {len(probabilities)} probabilities for the "
-                                  f"{len(names)} kernels of kernel_list{suffix} (one per kernel)")
+                raise OptionError(f"{key_path(where, 'kernel_prob' + suffix)}: {len(probabilities)} probabilities for "
+                                  f"the {len(names)} kernels of kernel_list{suffix} (one per kernel)")
         return options
 
     def as_option(self) -> dict[str, Any]:

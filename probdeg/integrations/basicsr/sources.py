@@ -30,7 +30,7 @@ from ...presets import PRESETS_DIR
 from .archs import resolve_arch
 from .datasets import matlab_bicubic_tensor
 from .handmade import RealESRGANDegradation
-from .schema import Check, HandmadeOptions, Section, check_keys, option, shorten, text
+from .schema import Check, HandmadeOptions, Section, check_keys, key_path, option, shorten, text
 
 Synthesise = Callable[[Tensor, Mapping, int], Tensor]
 """What a built source does each iteration: (HR batch, the loader's batch, iteration) -> its LR batch."""
@@ -193,7 +193,7 @@ class HandmadeSource(DegradationSource):
         values = dict(values or {})
         check_keys(values, where, cls.checks(), strict=strict)
         name = values.pop("handmade", None)
-        preset = handmade_preset(name, f"{where}:handmade")
+        preset = handmade_preset(name, key_path(where, "handmade"))
         return cls(handmade=name, options=HandmadeOptions.read({**preset, **values}, where))
 
     def as_option(self) -> dict[str, Any]:
