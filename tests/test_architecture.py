@@ -21,7 +21,7 @@ CORE = {"checkpoint", "collab", "defaults", "errors", "filters", "fused_noise", 
         "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet", "archs.discriminator",
         "archs.probabilistic", "archs.strided_han"}
 APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "figures", "tables", "sample_task",
-               "metrics.sr_scores", "metrics.scorecard", "metrics.robustness"}
+               "metrics.sr_scores", "metrics.scorecard", "metrics.robustness", "metrics.lr_match"}
 ABOVE_THE_CORE = ("probdeg.integrations", "probdeg.cli", "probdeg.demo", "probdeg.__main__")
 PUBLIC_NAMES = "probdeg"
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "sr": "sr",
     "eval": "evaluate",
     "score-generator": "score_generator",
+    "fit-degradation": "fit_degradation",
     "demo": "demo",
 }
 """Command name -> module of :mod:`probdeg.cli`."""
