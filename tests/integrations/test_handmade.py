@@ -94,6 +94,13 @@ def test_blur_takes_images_smaller_than_its_padding_and_equals_filter2d_elsewher
                                                    small[..., 2:4, 2:5]) / 3)
 
 
+def test_each_pipeline_owns_its_jpeg_tables():
+    first, second = _pipeline(), _pipeline()
+    first.jpeger.double()  # as .to("cuda") would: BasicSR's tables are shared module-level Parameters
+    assert all(p.dtype == torch.float32 for p in second.jpeger.parameters())
+    assert not any(p.requires_grad for p in first.parameters())
+
+
 def test_small_crops_and_sharpening_run():
     lr = _pipeline(usm_sharpen=True).degrade(_smooth(2, 32), 0)  # second-order LR down to 2 px
     assert lr.shape == (2, 3, 8, 8) and torch.isfinite(lr).all()

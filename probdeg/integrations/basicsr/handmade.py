@@ -88,6 +88,16 @@ def blur(image: Tensor, kernels: Tensor) -> Tensor:
     return filter2D(widened, kernels)[..., extra:-extra, extra:-extra]
 
 
+def own_parameters(module: nn.Module) -> nn.Module:
+    """``module`` with copies of its parameters, frozen. DiffJPEG's quantisation tables are module-level
+    ``nn.Parameter`` objects shared by every instance: moving one instance to a GPU would move them all."""
+    for sub in module.modules():
+        for name, param in list(sub._parameters.items()):
+            if param is not None:
+                sub._parameters[name] = nn.Parameter(param.detach().clone(), requires_grad=False)
+    return module
+
+
 class RealESRGANDegradation(nn.Module):
     """HR -> LR by Real-ESRGAN's second-order pipeline (see the module doc).
 
@@ -99,7 +109,7 @@ class RealESRGANDegradation(nn.Module):
     def __init__(self, options: HandmadeOptions, *, scale: int = 4) -> None:
         super().__init__()
         self.options, self.scale = options, int(scale)
-        self.jpeger = DiffJPEG(differentiable=False).requires_grad_(False)
+        self.jpeger = own_parameters(DiffJPEG(differentiable=False))
         self.usm = USMSharp().requires_grad_(False) if options.usm_sharpen else None
         low, high = options.kernel_size_range
         self.kernel_sizes = list(range(low, high + 1, 2))
