@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
@@ -33,6 +33,27 @@ PathLike = Union[str, os.PathLike]
 
 DEFAULT_OVERLAP = TILE_OVERLAP
 """HR pixels of context around each tile when none is given (covers DeResnet's receptive field)."""
+
+
+@runtime_checkable
+class SeededDegradation(Protocol):
+    """A degradation that draws from per-image seeds itself instead of latent layers: a hand-made pipeline
+    (``probdeg.integrations.basicsr.handmade``). Every function here takes one where it takes a generator; it runs
+    on whole images (no tiles: it resizes, filters and compresses an image as one)."""
+
+    scale: int
+
+    def settings(self) -> dict[str, Any]:
+        """What makes its outputs (a folder's manifest records it)."""
+
+    def degrade_seeded(self, hr: Tensor, seeds: Sequence[int]) -> Tensor:
+        """LR of each image from its seed alone: (B, 3, H, W) -> (B, 3, H / scale, W / scale)."""
+
+
+def refuse_tiles(G: nn.Module, tile: Optional[int]) -> None:
+    if tile is not None and isinstance(G, SeededDegradation):
+        raise UserError("a hand-made degradation runs on whole images (it resizes, filters and compresses each as "
+                        f"one); leave the tile unset (got {tile})")
 
 
 def infer_scale(G: nn.Module, *, size: int = 64, check: bool = False) -> int:
@@ -64,8 +85,10 @@ def infer_scale(G: nn.Module, *, size: int = 64, check: bool = False) -> int:
 
 
 def is_stochastic(G: nn.Module) -> bool:
-    """Whether ``G`` has latent layers whose noise is not switched off (some noise scale is non-zero)."""
-    return any(isinstance(m, NoiseInjection) and bool(m.weight.detach().abs().sum() > 0) for m in G.modules())
+    """Whether ``G`` draws: a :class:`SeededDegradation`, or latent layers whose noise is not switched off (some noise
+    scale is non-zero)."""
+    return isinstance(G, SeededDegradation) or any(
+        isinstance(m, NoiseInjection) and bool(m.weight.detach().abs().sum() > 0) for m in G.modules())
 
 
 def crop_to_scale(hr: Tensor, scale: int) -> Tensor:
@@ -99,7 +122,7 @@ def degrade_batch(
     """Run ``G`` on a batch of HR images, item ``i`` with the noise of ``seeds[i]``, tiled when asked.
 
     Args:
-        G: the generator (probabilistic or not), on ``hr``'s device.
+        G: the generator (probabilistic or not) or a :class:`SeededDegradation`, on ``hr``'s device.
         hr: HR images in [0, 1] whose height and width are multiples of ``scale``.
         seeds: one sample seed per item (see :func:`probdeg.noise_field.sample_seed`).
         scale: the generator's down-sampling factor.
@@ -122,6 +145,10 @@ def degrade_batch(
     height, width = hr.shape[-2:]
     if height % scale or width % scale or height == 0 or width == 0:
         raise UserError(f"HR size {height}x{width} is not a positive multiple of the scale {scale}: crop_to_scale it")
+    if isinstance(G, SeededDegradation):
+        refuse_tiles(G, tile)
+        with torch.inference_mode():
+            return G.degrade_seeded(hr, list(seeds)).clamp_(0, 1)
     with torch.inference_mode(), position_keyed_noise(G, seeds, mode=mode) as noise:
         def forward(piece: Tensor, window: Window) -> Tensor:
             noise.window = window
@@ -297,7 +324,7 @@ def _jpeg_quality(seed: int, key: str, index: int, qualities: tuple[int, int]) -
 
 
 def degrade_folder(
-    model_path: PathLike,
+    model_path: Union[PathLike, SeededDegradation],
     input_dir: PathLike,
     output_dir: PathLike,
     *,
@@ -328,7 +355,8 @@ def degrade_folder(
     interrupted run resumes; a rerun with other settings is refused, unless ``overwrite``.
 
     Args:
-        model_path: a generator checkpoint (see :func:`probdeg.checkpoint.save_checkpoint`).
+        model_path: a generator checkpoint (see :func:`probdeg.checkpoint.save_checkpoint`), or a
+            :class:`SeededDegradation` (a hand-made pipeline; the manifest records its settings, not a digest).
         input_dir: the HR images.
         output_dir: where the LR images go; must not be, or contain, ``input_dir``.
         samples: LR samples per HR image.
@@ -365,18 +393,23 @@ def degrade_folder(
     if grid is not None and Path(grid).suffix.lower() != ".png":
         raise UserError(f"the grid {str(grid)!r} is written as PNG: its name should end in '.png'")
     plan = plan_outputs(input_dir, output_dir, samples)
-    G = load_network(model_path, resolve=resolve, device=device)
-    try:  # a probe run: a checkpoint of another kind (an SR net) is named before any image is read
-        scale = infer_scale(G, check=True)
-    except UserError as err:
-        raise UserError(f"{model_path}: {err}") from None
+    if isinstance(model_path, SeededDegradation):
+        G, scale, made_by = model_path.to(device), model_path.scale, {"handmade": model_path.settings()}
+        refuse_tiles(G, tile)
+    else:
+        G = load_network(model_path, resolve=resolve, device=device)
+        try:  # a probe run: a checkpoint of another kind (an SR net) is named before any image is read
+            scale = infer_scale(G, check=True)
+        except UserError as err:
+            raise UserError(f"{model_path}: {err}") from None
+        made_by = {"model_sha256": file_digest(model_path)}
     check_tiling(scale, tile, overlap)
     if samples > 1 and not is_stochastic(G):
         warnings.warn(f"{model_path} is a deterministic generator: its {samples} samples per image are identical",
                       stacklevel=2)
     if jpeg is not None and not is_quality_range(tuple(jpeg)):
         raise UserError(f"jpeg: expected a quality range low:high with 1 <= low <= high <= 100, got {jpeg}")
-    settings = {"model_sha256": file_digest(model_path), "seed": seed, "samples": samples, "tile": tile,
+    settings = {**made_by, "seed": seed, "samples": samples, "tile": tile,
                 "overlap": overlap if tile else None}
     if jpeg is not None:  # only when set: folders made before the option keep their settings
         settings["jpeg"] = [int(jpeg[0]), int(jpeg[1])]

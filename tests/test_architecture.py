@@ -22,7 +22,7 @@ CORE = {"checkpoint", "collab", "defaults", "errors", "filters", "fused_noise", 
         "archs.probabilistic", "archs.strided_han"}
 APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "sr_models", "export", "figures", "tables",
                "sample_task", "metrics.sr_scores", "metrics.scorecard", "metrics.robustness",
-               "metrics.no_reference"}
+               "metrics.no_reference", "metrics.lr_match"}
 ABOVE_THE_CORE = ("probdeg.integrations", "probdeg.cli", "probdeg.demo", "probdeg.__main__")
 PUBLIC_NAMES = "probdeg"
 

@@ -381,3 +381,17 @@ def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monk
 
     with pytest.raises(RuntimeError, match="sr_orphan.*lr_missing"):
         runner.train_all([job("sr_orphan", ["lr_missing"], 10)])
+
+
+def test_sr_overrides_write_each_model_s_offline_sources_as_the_option_file_takes_them(tmp_path):
+    import json
+
+    from probdeg.demo.plan import SRRun
+    from probdeg.demo.runner import sr_overrides
+    from probdeg.demo.task import DemoData
+
+    data = DemoData(*(tmp_path / name for name in ("thr", "tlr", "vhr", "vlr")), source="s", val_source="v")
+    run = SRRun("mixed", "tiny/mssr", (("a",), ("a", "b")))
+    overrides = sr_overrides(run, data, {"a": tmp_path / "A", "b": tmp_path / "B"}, 10, 0)
+    entries = json.loads(next(o for o in overrides if o.startswith("degradations="))[len("degradations="):])
+    assert entries == [{"offline": "a"}, [{"offline": "a"}, {"offline": "b"}]]

@@ -30,6 +30,7 @@ COMMANDS = {
     "export": "export",
     "eval": "evaluate",
     "score-generator": "score_generator",
+    "fit-degradation": "fit_degradation",
     "demo": "demo",
     "pipeline": "pipeline",
 }

@@ -7,14 +7,19 @@ from typing import Union
 
 from .common import add_device_argument, add_folder_job_arguments
 
-HELP = ("write LR samples of every HR image of a folder with a trained generator (resumable; exit code 1 when some "
-        "images could not be read)")
+HELP = ("write LR samples of every HR image of a folder with a trained generator or a hand-made pipeline (resumable; "
+        "exit code 1 when some images could not be read)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..defaults import TILE_OVERLAP
 
-    parser.add_argument("--model", required=True, help="generator checkpoint (.pth written by probdeg)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="generator checkpoint (.pth written by probdeg)")
+    source.add_argument("--handmade", metavar="PRESET|FILE.yml", help="a hand-made pipeline instead: realesrgan "
+                        "(Real-ESRGAN's second-order degradation, x4plus settings) or an option file with one block "
+                        "{handmade: realesrgan, key: value, ...}, as degradations: takes")
+    parser.add_argument("--scale", type=int, default=4, help="down-sampling factor of --handmade (default: 4)")
     parser.add_argument("--input", required=True, help="folder of HR images (searched recursively)")
     parser.add_argument("--output", required=True, help="folder for the LR images (sub-folders are kept)")
     parser.add_argument("--samples", type=int, default=1, help="LR samples per HR image (default: 1)")
@@ -52,16 +57,30 @@ def _quality_range(text: str) -> Union[tuple[int, int], str]:
     return quality
 
 
+def handmade_pipeline(spec: str, scale: int):
+    """The pipeline of a ``--handmade`` argument (BasicSR's ops: loaded only here)."""
+    from ..errors import UserError
+    from ..integrations.basicsr.options import read_handmade
+
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise UserError(f"--scale must be a positive integer, got {scale!r}")
+    return read_handmade(spec).degradation(scale)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..degrade import degrade_folder
+    from ..errors import UserError
     from .common import basicsr_archs, resolve_device, run_folder_job, warnings_as_lines
 
     device = resolve_device(args.device)
+    source = args.model if args.handmade is None else handmade_pipeline(args.handmade, args.scale)
     jpeg = args.jpeg
     if jpeg == "auto":
         from ..degrade import matching_jpeg
-        from ..errors import UserError
 
+        if args.handmade is not None:
+            raise UserError("--jpeg auto matches a generator's LR; the hand-made pipeline has its own jpeg_range and "
+                            "jpeg_range2 (set them in its option file)")
         if args.real_lr is None:
             raise UserError("--jpeg auto needs --real-lr DIR: the real LR images whose JPEG blocking to match")
         with warnings_as_lines("degrade"):
@@ -69,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print("degrade: the real LR shows " + (f"JPEG blocking: quality {jpeg[0]}-{jpeg[1]}" if jpeg else
                                                "no JPEG blocking: no compression"))
     return run_folder_job("degrade", lambda: degrade_folder(
-        args.model, args.input, args.output, samples=args.samples, seed=args.seed, batch=args.batch, tile=args.tile,
+        source, args.input, args.output, samples=args.samples, seed=args.seed, batch=args.batch, tile=args.tile,
         overlap=args.tile_overlap, device=device, progress=not args.no_progress, grid=args.grid,
         grid_images=args.grid_images, resolve=basicsr_archs, overwrite=args.overwrite, jpeg=jpeg),
         lambda summary: f"grid {summary['grid']}, " if summary["grid"] else "")

@@ -139,13 +139,11 @@ def sr_overrides(run: SRRun, data: DemoData, synthetic: dict[str, Path], iters: 
                  "datasets:train:dataroot_lr": data.train_lr,
                  "datasets:val:dataroot_gt": data.val_hr, "datasets:val:dataroot_lq": data.val_lr}
     if run.sources is not None:
-        def source(keys: tuple[str, ...]) -> Any:
-            entries = [{"offline": k} for k in keys]
-            return entries[0] if len(entries) == 1 else entries
+        from ..integrations.basicsr.sources import OfflineSource, write_entry
 
         used = sorted({k for keys in run.sources for k in keys})
         overrides["datasets:train:synthetic_lr"] = {k: str(synthetic[k]) for k in used}
-        overrides["degradations"] = [source(keys) for keys in run.sources]
+        overrides["degradations"] = [write_entry([OfflineSource(offline=k) for k in keys]) for keys in run.sources]
     if run.num_models is not None:
         overrides["num_models"] = run.num_models
     return {**overrides, **parse_overrides(run.overrides)}

@@ -2,7 +2,8 @@
 measured on unpaired data without pretrained weights, beside two reference rows.
 
 Rows: ``bicubic`` (a generator collapsed to bicubic downscaling), ``bicubic + noise`` (bicubic plus white Gaussian
-noise at the real LR's estimated level: the simplest "realistic" degradation), then each generator. Columns
+noise at the real LR's estimated level: the simplest "realistic" degradation), then each generator, then each
+hand-made pipeline (Real-ESRGAN's), scored alike. Columns
 (:mod:`probdeg.metrics.degradation`):
 
 - ``noise ratio``: the generated LR's noise level over the real LR's (1: the same; 0: noise-free);
@@ -11,6 +12,8 @@ noise at the real LR's estimated level: the simplest "realistic" degradation), t
 - ``patch distance``: sliced Wasserstein distance between high-pass patches of generated and real LR (0: the same);
 - ``HF distance``: the marginal high-frequency statistics distance (0: the same);
 - ``PSNR vs bicubic`` and ``colour L1``: content fidelity against bicubic downscaling (very high PSNR: collapse);
+- ``JPEG block-edge``: the luma step across the 8x8 grid over the mean step (:func:`probdeg.jpeg.block_edge_ratio`;
+  about 1: no blocking), beside the real LR's (whole images) in the header;
 - ``latent strength``: the latents' mean learned noise standard deviation;
 - ``PSNR vs paired LR`` when paired LR images are given (mind the trap: see
   :meth:`probdeg.integrations.basicsr.models.degradation_gan.DegradationGANModel.nondist_validation`).
@@ -28,10 +31,11 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from ..degrade import centre_box, degrade_image, infer_scale, sample_grid
+from ..degrade import SeededDegradation, centre_box, degrade_image, infer_scale, sample_grid
 from ..errors import ImageReadError, UserError
 from ..filters import LowPass, bicubic_downscale
 from ..folders import distinct_images
+from ..jpeg import block_edge_ratio
 from ..noise_field import stable_seed
 from ..registry import Resolve
 from ..tables import csv_text, format_table, json_safe, markdown_table, write_text
@@ -55,7 +59,8 @@ GRID_IMAGES, GRID_CROP = 3, 128
 COLUMNS = (("noise_ratio", "noise ratio", ".2f"), ("rho", "rho", ".2f"), ("pairwise_l1", "pairwise L1", ".4f"),
            ("patch_distance", "patch distance", ".3f"), ("hf_distance", "HF distance", ".3f"),
            ("psnr_vs_bicubic", "PSNR vs bicubic", ".2f"), ("color_l1", "colour L1", ".4f"),
-           ("latent_strength", "latent strength", ".4f"), ("psnr_lr", "PSNR vs paired LR", ".2f"))
+           ("block_edge_ratio", "JPEG block-edge", ".3f"), ("latent_strength", "latent strength", ".4f"),
+           ("psnr_lr", "PSNR vs paired LR", ".2f"))
 """(field, header, format) of the table's columns, in order."""
 
 
@@ -76,6 +81,7 @@ class GeneratorScores:
     latent_strength: Optional[float] = None
     psnr_lr: Optional[float] = None
     patch_noise_levels: list[float] = field(default_factory=list, repr=False)
+    block_edge_ratio: Optional[float] = None  # median over the first samples (about 1: no JPEG blocking)
 
 
 @dataclass
@@ -86,6 +92,7 @@ class Scorecard:
     real_noise_level: float
     real_patch_noise_levels: list[float]
     options: dict[str, Any]
+    real_block_edge_ratio: Optional[float] = None
 
     def cells(self) -> tuple[list[str], list[list[str]]]:
         """The table as text: the header and one row per generator (columns no row has are left out)."""
@@ -101,14 +108,17 @@ class Scorecard:
 
     def markdown(self) -> str:
         header, rows = self.cells()
+        blocking = f", JPEG block-edge ratio {self.real_block_edge_ratio:.3f}" \
+            if self.real_block_edge_ratio is not None else ""
         return (f"Real LR noise level {self.real_noise_level:.4f} (wavelet MAD, median over "
-                f"{self.options['real_images']} images); {self.options['samples']} samples of each of "
+                f"{self.options['real_images']} images){blocking}; {self.options['samples']} samples of each of "
                 f"{self.options['hr_images']} HR images, seed {self.options['seed']}.\n\n"
                 + markdown_table(header, rows) + "\n")
 
     def as_dict(self) -> dict[str, Any]:
         rows = [{k: v for k, v in asdict(row).items() if k != "patch_noise_levels"} for row in self.rows]
-        return json_safe({**self.options, "real_noise_level": self.real_noise_level, "rows": rows})
+        return json_safe({**self.options, "real_noise_level": self.real_noise_level,
+                          "real_block_edge_ratio": self.real_block_edge_ratio, "rows": rows})
 
     def row(self, label: str) -> GeneratorScores:
         return next(row for row in self.rows if row.label == label)
@@ -139,6 +149,12 @@ def _patch_levels(images: Sequence[Tensor]) -> list[float]:
             patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, image.shape[1], NOISE_PATCH, NOISE_PATCH)
             levels += noise_level(patches, block=4).tolist()
     return levels
+
+
+def _block_edge_ratio(images: Sequence[Tensor]) -> Optional[float]:
+    """The median block-edge ratio of (C, H, W) images of 16 px or more each way; ``None`` when none is."""
+    ratios = [block_edge_ratio(x.permute(1, 2, 0).numpy()) for x in images if min(x.shape[-2:]) >= 16]
+    return _median(ratios) if ratios else None
 
 
 def _median(values: Sequence[float]) -> float:
@@ -177,7 +193,7 @@ def score_generators(
     models: Sequence[PathLike], hr_dir: PathLike, real_lr_dir: PathLike, *, paired_lr_dir: Optional[PathLike] = None,
     samples: int = 4, seed: int = 0, max_images: int = 32, crop: Optional[int] = 256,
     device: Union[str, torch.device] = "cpu", progress: bool = True, resolve: Optional[Resolve] = None,
-    scale: int = 4, labels: Optional[Sequence[str]] = None,
+    scale: int = 4, labels: Optional[Sequence[str]] = None, handmade: Sequence[tuple[str, SeededDegradation]] = (),
 ) -> tuple[Scorecard, dict[str, nn.Module]]:
     """Score degradation generators against unpaired real LR images (see the module doc).
 
@@ -196,6 +212,8 @@ def score_generators(
         resolve: finds arch types outside probdeg's own.
         scale: the down-sampling factor when no model is given (else the models').
         labels: one row label per model (default: the checkpoint's stem, or its experiment when stems repeat).
+        handmade: ``(label, pipeline)`` rows scored beside the generators, e.g. Real-ESRGAN's
+            (``probdeg.integrations.basicsr.handmade``); their ``checkpoint`` column reads ``handmade``.
 
     Returns:
         The scorecard, and the generators by label (for :func:`write_scorecard`'s grids).
@@ -213,6 +231,10 @@ def score_generators(
         if len(labels) != len(generators) or len(set(labels)) != len(labels):
             raise ValueError(f"labels must name each of the {len(generators)} models once, got {list(labels)}")
         generators = [(label, G, s) for label, (_, G, s) in zip(labels, generators)]
+    made_by = [str(path) for path in models] + ["handmade"] * len(handmade)
+    generators += [(label, pipeline.to(device), pipeline.scale) for label, pipeline in handmade]
+    if len({label for label, _, _ in generators}) != len(generators):
+        raise UserError(f"every row needs its own label, got {[label for label, _, _ in generators]}")
     scales = {s for _, _, s in generators} or {scale}
     if len(scales) > 1:
         raise UserError(f"the generators must share one scale, got {sorted(scales)}")
@@ -244,8 +266,8 @@ def score_generators(
     makers: list[tuple[str, Optional[str], Any]] = [
         ("bicubic", None, lambda hr, key: reference(hr, key, False)),
         ("bicubic + noise", None, lambda hr, key: reference(hr, key, True))]
-    for (label, G, _), path in zip(generators, models):
-        makers.append((label, str(path), lambda hr, key, G=G: degrade_image(G, hr.to(device), scale=scale,
+    for (label, G, _), path in zip(generators, made_by):
+        makers.append((label, path, lambda hr, key, G=G: degrade_image(G, hr.to(device), scale=scale,
                                                                            samples=samples, seed=seed, key=key).cpu()))
     rows = []
     with torch.inference_mode():
@@ -265,6 +287,7 @@ def score_generators(
                     if target.shape[-2:] == lr.shape[-2:]:
                         lr_psnrs.append(float(psnr_float(lr[:1], target[None])))
             level = _median([float(noise_level(x)) for x in firsts if min(x.shape[-2:]) >= 16] or [0.0])
+            blocking = _block_edge_ratio([x[0] for x in firsts])
             G = next((g for name, g, _ in generators if name == label), None)
             is_bicubic = checkpoint is None and label == "bicubic"  # the reference row: identical by construction
             rows.append(GeneratorScores(
@@ -273,13 +296,15 @@ def score_generators(
                 pairwise_l1=sum(l1s) / len(l1s), patch_distance=float(patch_distance(firsts, real, seed=seed)),
                 hf_distance=float(high_frequency_distance(firsts, [x[None] for x in real])),
                 psnr_vs_bicubic=None if is_bicubic else sum(psnrs) / len(psnrs), color_l1=sum(colors) / len(colors),
-                latent_strength=mean_strength(latent_strengths(G)) if G is not None else None,
+                latent_strength=mean_strength(latent_strengths(G))
+                if G is not None and not isinstance(G, SeededDegradation) else None,
                 psnr_lr=sum(lr_psnrs) / len(lr_psnrs) if lr_psnrs else None,
-                patch_noise_levels=_patch_levels(firsts)))
+                patch_noise_levels=_patch_levels(firsts), block_edge_ratio=blocking))
     card = Scorecard(rows, real_level, _patch_levels(real),
                      {"hr_dir": str(hr_dir), "real_lr_dir": str(real_lr_dir),
                       "paired_lr_dir": str(paired_lr_dir) if paired_lr_dir else None, "samples": samples,
-                      "seed": seed, "crop": crop, "scale": scale, "hr_images": len(crops), "real_images": len(real)})
+                      "seed": seed, "crop": crop, "scale": scale, "hr_images": len(crops), "real_images": len(real)},
+                     real_block_edge_ratio=_block_edge_ratio(real))
     return card, {label: G for label, G, _ in generators}
 
 

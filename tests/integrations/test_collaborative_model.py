@@ -17,6 +17,7 @@ from probdeg.errors import OptionError
 from probdeg.integrations.basicsr import resolve_arch  # noqa: E402
 from probdeg.integrations.basicsr.models.collaborative_sr import ema_decay_at  # noqa: E402
 from probdeg.integrations.basicsr.options import load_options  # noqa: E402
+from probdeg.integrations.basicsr.sources import BicubicSource, SourceBuild  # noqa: E402
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
 YAML = """
@@ -170,9 +171,10 @@ def test_degradation_sources_generator_bicubic_and_mixed(workspace):
     first = model._synthesise(model.sources[0])
     second = model._synthesise(model.sources[0])
     assert first.shape == (2, 3, 8, 8) and not torch.equal(first, second)  # fresh latents every iteration
-    bicubic = model._synthesise([{"kind": "bicubic"}])  # computed here: this batch has no hr_bicubic
+    bicubic_source = [BicubicSource().build(SourceBuild(model.device, 4, 0, "degradations[9]"))]
+    bicubic = model._synthesise(bicubic_source)  # computed here: this batch has no hr_bicubic
     model.data["hr_bicubic"] = bicubic * 0.5
-    assert torch.equal(model._synthesise([{"kind": "bicubic"}]), bicubic * 0.5)  # the loader's, when it made one
+    assert torch.equal(model._synthesise(bicubic_source), bicubic * 0.5)  # the loader's, when it made one
     del model.data["hr_bicubic"]
     torch.manual_seed(3)
     mixed = model._synthesise(model.sources[1])
@@ -234,3 +236,26 @@ def test_train_autocast_is_read_and_runs_the_sr_forwards_in_that_precision(works
     model.optimize_parameters(1)
     assert seen == [expected or torch.float32]
     assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_log().values())
+
+
+def test_hybrid_learned_and_hand_made_domains_train_together_and_the_hand_made_draws_are_reproducible(workspace):
+    """K = 2: a tiny generator's domain beside Real-ESRGAN's pipeline, a few iterations of Eq. 4-6."""
+    opt = _opt(workspace)
+    opt["degradations"] = [{"generator": str(workspace / "G.pth")}, {"handmade": "realesrgan", "jpeg_range": [50, 90]}]
+    model = build_model(opt)
+    batch = _batch(opt)
+    model.feed_data(batch)
+    first, again, later = (model._synthesise(model.sources[1], it) for it in (1, 1, 2))
+    assert first.shape == (2, 3, 8, 8) and torch.equal(first, again) and not torch.equal(first, later)
+    rebuilt = build_model(opt)  # a resumed run draws what the first one did at the same iteration
+    rebuilt.feed_data(batch)
+    assert torch.equal(rebuilt._synthesise(rebuilt.sources[1], 1), first)
+    before = [[p.clone() for p in net.parameters()] for net in model.nets]
+    for iteration in range(1, 4):
+        model.feed_data(batch)
+        model.optimize_parameters(iteration)
+        log = model.get_current_log()
+        assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
+        assert log["l_col_0"] > 0 and log["l_col_1"] > 0  # each domain's model is taught by the other
+    for old, net in zip(before, model.nets):
+        assert any(not torch.equal(a, b) for a, b in zip(old, net.parameters()))

@@ -18,6 +18,7 @@ import yaml
 
 from ...errors import OptionError
 from .schema import shorten
+from .sources import HandmadeSource, read_degradations, write_entry
 from .validation import validate_options
 
 
@@ -244,10 +245,9 @@ def resolve_paths(opt: dict, root: Path) -> None:
     for key, value in list(opt["path"].items()):
         if value is not None and ("resume_state" in key or "pretrain_network" in key):
             opt["path"][key] = absolute(value)
-    for entry in opt.get("degradations") or []:
-        for source in entry if isinstance(entry, list) else [entry]:
-            if isinstance(source, dict) and "generator" in source:
-                source["generator"] = absolute(source["generator"])
+    if opt.get("degradations"):
+        opt["degradations"] = [write_entry([source.with_paths(absolute) for source in entry])
+                               for entry in read_degradations(opt["degradations"])]
 
 
 def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = None,
@@ -269,3 +269,21 @@ def load_options(path: Union[str, Path], *, root: Optional[Union[str, Path]] = N
         warnings.warn(scaled, stacklevel=2)
     validate_options(opt, source=path, root=root, is_train=resolve.get("is_train", True), check_files=check_files)
     return resolve_options(opt, root=root, **resolve)
+
+
+def read_handmade(spec: str) -> HandmadeSource:
+    """A hand-made source named on the command line (``--handmade``): a preset name (``realesrgan``), or an option
+    file (``.yml``) holding one block ``{handmade: PRESET, key: value, ...}`` (what ``degradations:`` takes).
+
+    Raises:
+        FileNotFoundError: a ``.yml`` that does not exist.
+        OptionError: an unknown preset, or a bad key or value, naming the file and the key.
+    """
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".yml", ".yaml") or path.is_file():
+        values = read_yaml(path)
+        try:
+            return HandmadeSource.read(values, "")
+        except OptionError as err:
+            raise OptionError(f"{path}: {err}") from None
+    return HandmadeSource.read({"handmade": spec}, "--handmade")

@@ -95,6 +95,11 @@ def either(*checks: Check) -> Check:
 POSITIVE, NON_NEGATIVE = integer(1), integer(0)
 
 
+def key_path(where: str, key: Any) -> str:
+    """``where:key``, or ``key`` at the top of a file."""
+    return f"{where}:{key}" if where else str(key)
+
+
 def shorten(value: Any, limit: int = 120) -> str:
     """``repr(value)``, cut to ``limit`` characters: a message never echoes a huge value (an expanded YAML alias)."""
     text_ = repr(value)
@@ -144,7 +149,7 @@ class Section:
         check_keys(values, where, cls.checks(), strict=strict)
         for key in cls.required():
             if values.get(key) is None:
-                raise OptionError(f"{where}:{key}: missing")
+                raise OptionError(f"{key_path(where, key)}: missing")
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name in values and values[f.name] is not None:
@@ -166,7 +171,7 @@ def check_keys(section: Mapping, where: str, accepted: Mapping[str, Check], fami
         OptionError: an unknown key (with the closest accepted one) when ``strict``, or a value that fails its check.
     """
     for key, value in section.items():
-        path = f"{where}:{key}" if where else str(key)
+        path = key_path(where, key)
         check = accepted.get(key) if isinstance(key, str) else None
         if check is None and isinstance(key, str):
             check = next((c for prefix, c in dict(families).items() if key.startswith(prefix)), None)
@@ -298,3 +303,154 @@ class ValOptions(Section):
     num_samples: int = option(3, POSITIVE, "LR samples per HR image in a generator's validation", convert=int)
     crop_border: Optional[int] = option(None, optional(NON_NEGATIVE), "border left out of SR PSNR (default: scale)",
                                         convert=int)
+
+
+# ----------------------------------------------------------------------------------------------- degradation sources
+def probability(value: Any) -> Optional[str]:
+    x = as_number(value)
+    return None if x is not None and 0 <= x <= 1 else "a probability in [0, 1]"
+
+
+def value_range(minimum: Optional[float] = None, maximum: Optional[float] = None, what: str = "numbers", *,
+                strict: bool = False) -> Check:
+    """``[low, high]`` with ``low <= high`` (``low < high`` when ``strict``), both within ``[minimum, maximum]``."""
+    def check(value: Any) -> Optional[str]:
+        bounds = " within " + (f"[{minimum}, {maximum}]" if maximum is not None else f"[{minimum}, inf)") \
+            if minimum is not None else ""
+        expected = f"[low, high] {what} with low {'<' if strict else '<='} high{bounds}"
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            return expected
+        low, high = (as_number(v) for v in value)
+        ordered = low is not None and high is not None and (low < high if strict else low <= high)
+        ok = ordered and math.isfinite(low) and math.isfinite(high) \
+            and (minimum is None or low >= minimum) and (maximum is None or high <= maximum)
+        return None if ok else expected
+    return check
+
+
+def distribution(size: Optional[int] = None) -> Check:
+    """Probabilities (``size`` of them when given) that are >= 0 and sum to 1."""
+    def check(value: Any) -> Optional[str]:
+        count = f"{size} " if size else ""
+        expected = f"a list of {count}probabilities >= 0 that sum to 1"
+        if not isinstance(value, (list, tuple)) or not value or size is not None and len(value) != size:
+            return expected
+        numbers = [as_number(v) for v in value]
+        ok = all(x is not None and math.isfinite(x) and x >= 0 for x in numbers) and abs(sum(numbers) - 1) <= 1e-6
+        return None if ok else f"{expected}, got a sum of {sum(x or 0 for x in numbers):g}" if all(
+            x is not None for x in numbers) else expected
+    return check
+
+
+BLUR_KERNELS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
+"""The kernel names of ``basicsr.data.degradations.random_mixed_kernels``."""
+
+
+def kernel_names(value: Any) -> Optional[str]:
+    expected = "a list of blur kernel names, each one of " + ", ".join(BLUR_KERNELS)
+    if not isinstance(value, (list, tuple)) or not value:
+        return expected
+    unknown = [v for v in value if v not in BLUR_KERNELS]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), BLUR_KERNELS, n=1, cutoff=0.6)
+        return f"{expected} (unknown kernel {shorten(unknown[0], 40)}" + (f"; did you mean {close[0]!r}?)"
+                                                                           if close else ")")
+    return None
+
+
+def odd_size_range(value: Any) -> Optional[str]:
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(is_int(v) and v % 2 == 1 for v in value) \
+        and 3 <= value[0] <= value[1] <= 21
+    return None if ok else "[low, high] odd kernel sizes with 3 <= low <= high <= 21, like [7, 21]"
+
+
+def jpeg_qualities(value: Any) -> Optional[str]:
+    check = value_range(1, 100, "JPEG qualities")
+    return None if check(value) is None else "[low, high] JPEG qualities with 1 <= low <= high <= 100, like [30, 95]"
+
+
+def as_pair(value: Any) -> tuple[float, float]:
+    return float(value[0]), float(value[1])
+
+
+def as_floats(value: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in value)
+
+
+def kernels(order: str) -> Any:
+    return option(None, kernel_names, f"{order} blur: the kernel kinds, drawn per sample", required=True,
+                  convert=tuple)
+
+
+def kernel_probabilities(order: str) -> Any:
+    return option(None, distribution(), f"{order} blur: the probability of each kind (one per kind)", required=True,
+                  convert=as_floats)
+
+
+def needed(check: Check, meaning: str, convert: Callable[[Any], Any]) -> Any:
+    """A key every hand-made option block holds (the preset gives them all)."""
+    return option(None, check, meaning, required=True, convert=convert)
+
+
+# BasicSR's kernel samplers assert low < high for sigmas.
+SIGMAS, BETAS = value_range(0.01, None, "sigmas", strict=True), value_range(0.01, None)
+FACTORS = value_range(0.01, None, "factors")
+NOISE_SIGMAS, SCALES = value_range(0, None, "sigmas (1/255)"), value_range(0, None, "scales")
+UP_DOWN_KEEP = distribution(3)
+
+
+@dataclass(frozen=True)
+class HandmadeOptions(Section):
+    """The parameters of Real-ESRGAN's second-order degradation (:mod:`probdeg.integrations.basicsr.handmade`),
+    with the names of Real-ESRGAN's option files; its x4plus values are the preset ``handmade/realesrgan``. Which
+    draws are per batch and which per sample is the original's (see the pipeline's module doc)."""
+
+    usm_sharpen: bool = needed(boolean, "sharpen the HR (USMSharp, weight 0.5) before degrading it", bool)
+    kernel_size_range: tuple[int, int] = needed(odd_size_range, "odd blur kernel sizes, per sample (hard-coded 7-21 "
+                                                "in Real-ESRGAN)", lambda v: (int(v[0]), int(v[1])))
+    kernel_list: tuple[str, ...] = kernels("first")
+    kernel_prob: tuple[float, ...] = kernel_probabilities("first")
+    blur_sigma: tuple[float, float] = needed(SIGMAS, "first blur: sigma range (HR px, both axes)", as_pair)
+    betag_range: tuple[float, float] = needed(BETAS, "first blur: generalized Gaussian beta range", as_pair)
+    betap_range: tuple[float, float] = needed(BETAS, "first blur: plateau beta range", as_pair)
+    sinc_prob: float = needed(probability, "first blur: probability of a sinc kernel instead, per sample", float)
+    resize_prob: tuple[float, float, float] = needed(UP_DOWN_KEEP, "first resize: up, down, keep (per batch)",
+                                                     as_floats)
+    resize_range: tuple[float, float] = needed(FACTORS, "first resize: factors (up U(1, high), down U(low, 1))",
+                                               as_pair)
+    gaussian_noise_prob: float = needed(probability, "first noise: Gaussian, else Poisson (per batch)", float)
+    noise_range: tuple[float, float] = needed(NOISE_SIGMAS, "first noise: Gaussian sigma, per sample", as_pair)
+    poisson_scale_range: tuple[float, float] = needed(SCALES, "first noise: Poisson scale, per sample", as_pair)
+    gray_noise_prob: float = needed(probability, "first noise: probability of gray noise, per sample", float)
+    jpeg_range: tuple[float, float] = needed(jpeg_qualities, "first JPEG: quality, per sample", as_pair)
+    second_blur_prob: float = needed(probability, "probability of the second blur (per batch)", float)
+    kernel_list2: tuple[str, ...] = kernels("second")
+    kernel_prob2: tuple[float, ...] = kernel_probabilities("second")
+    blur_sigma2: tuple[float, float] = needed(SIGMAS, "second blur: sigma range", as_pair)
+    betag_range2: tuple[float, float] = needed(BETAS, "second blur: generalized Gaussian beta range", as_pair)
+    betap_range2: tuple[float, float] = needed(BETAS, "second blur: plateau beta range", as_pair)
+    sinc_prob2: float = needed(probability, "second blur: probability of a sinc kernel, per sample", float)
+    resize_prob2: tuple[float, float, float] = needed(UP_DOWN_KEEP, "second resize: up, down, keep (per batch)",
+                                                      as_floats)
+    resize_range2: tuple[float, float] = needed(FACTORS, "second resize: factors, relative to the LR size", as_pair)
+    gaussian_noise_prob2: float = needed(probability, "second noise: Gaussian, else Poisson (per batch)", float)
+    noise_range2: tuple[float, float] = needed(NOISE_SIGMAS, "second noise: Gaussian sigma, per sample", as_pair)
+    poisson_scale_range2: tuple[float, float] = needed(SCALES, "second noise: Poisson scale, per sample", as_pair)
+    gray_noise_prob2: float = needed(probability, "second noise: probability of gray noise, per sample", float)
+    jpeg_range2: tuple[float, float] = needed(jpeg_qualities, "final JPEG: quality, per sample", as_pair)
+    final_sinc_prob: float = needed(probability, "probability of the final sinc filter, per sample", float)
+
+    @classmethod
+    def read(cls, values: Optional[Mapping[str, Any]], where: str, *, strict: bool = True) -> HandmadeOptions:
+        options = super().read(values, where, strict=strict)
+        for suffix in ("", "2"):
+            names, probabilities = getattr(options, f"kernel_list{suffix}"), getattr(options, f"kernel_prob{suffix}")
+            if len(names) != len(probabilities):
+                raise OptionError(f"{key_path(where, 'kernel_prob' + suffix)}: {len(probabilities)} probabilities for "
+                                  f"the {len(names)} kernels of kernel_list{suffix} (one per kernel)")
+        return options
+
+    def as_option(self) -> dict[str, Any]:
+        """The block as plain YAML values (lists, numbers), e.g. to write a fitted block."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}

@@ -40,6 +40,7 @@ from .schema import (
     shorten,
     text,
 )
+from .sources import SourceCheck, read_degradations
 
 PROBDEG_MODELS = ("DegradationGANModel", "CollaborativeSRModel")
 
@@ -75,7 +76,6 @@ LOGGER_KEYS: dict[str, Check] = {"print_freq": POSITIVE, "save_checkpoint_freq":
 RESOLVED_PATH_KEYS = ("experiments_root", "models", "training_states", "log", "visualization", "results_root",
                       "root")
 PATH_FAMILIES: dict[str, Check] = {"pretrain_network_": anything, "strict_load_": boolean, "param_key_": text}
-SOURCE_KEYS = ("generator", "bicubic", "offline")
 REAL_ESRGAN_KEYS = (
     "high_order_degradation", "gt_usm", "gt_size", "queue_size", "l1_gt_usm", "percep_gt_usm", "gan_gt_usm",
     "resize_prob", "resize_range", "gaussian_noise_prob", "noise_range", "poisson_scale_range", "gray_noise_prob",
@@ -300,27 +300,15 @@ class OptionValidator:
         num_models = opt.get("num_models")
         if is_int(num_models) and isinstance(opt.get("network_sr"), Mapping) and num_models != len(entries):
             self.fail("degradations", f"{len(entries)} entries for num_models: {num_models} (one per model)")
-        for i, entry in enumerate(entries):
-            for j, source in enumerate(entry if isinstance(entry, list) else [entry]):
-                where = f"degradations[{i}]" + (f"[{j}]" if isinstance(entry, list) else "")
-                if not isinstance(source, Mapping):
-                    self.fail(where, f"expected generator: PATH, bicubic: true or offline: NAME, got {shorten(source)}")
-                self.keys(source, where, {"generator": text, "bicubic": boolean, "offline": text,
-                                          "jpeg": quality_range})
-                if "jpeg" in source and "generator" not in source:
-                    self.fail(f"{where}:jpeg", "applies to generator sources only (compress an offline folder "
-                                               "with probdeg degrade --jpeg)")
-                if len([k for k in SOURCE_KEYS if k in source]) != 1:
-                    self.fail(where, f"expected exactly one of generator: PATH, bicubic: true or offline: NAME, "
-                                     f"got {shorten(dict(source))}")
-                if "generator" in source:
-                    self.file(f"{where}:generator", source["generator"])
-
-
-def quality_range(value: Any) -> Optional[str]:
-    from ...jpeg import is_quality_range
-
-    return None if is_quality_range(value) else "[low, high] JPEG qualities with 1 <= low <= high <= 100, like [40, 70]"
+        try:
+            sources = read_degradations(entries)
+        except OptionError as err:
+            raise OptionError(f"{self.source}: {err}") from None
+        scale = opt.get("scale", 4)
+        context = SourceCheck(scale=int(scale) if is_int(scale) else 4, file=self.file)
+        for i, entry in enumerate(sources):
+            for j, source in enumerate(entry):
+                source.check(f"degradations[{i}]" + (f"[{j}]" if isinstance(entries[i], list) else ""), context)
 
 
 def betas(value: Any) -> Optional[str]:

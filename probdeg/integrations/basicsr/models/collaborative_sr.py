@@ -7,11 +7,13 @@ Options (besides BasicSR's usual ones):
 
 - ``network_sr``: the SR arch, one dict (copied ``num_models`` times) or a list of K dicts. Any registered arch;
   ``RRDBNet`` is BasicSR's own.
-- ``degradations``: K entries, the source of each model's synthetic LR. An entry is one source or a list of
-  sources mixed per sample (the naive combination): ``{generator: G.pth}`` (frozen, fresh latents every
-  iteration; ``jpeg: [40, 70]`` adds JPEG at a quality drawn per sample, the blocking a generator cannot learn:
-  :mod:`probdeg.jpeg`), ``{bicubic: true}`` (MATLAB bicubic of the HR crop) or ``{offline: NAME}`` (read by the
-  dataset from a folder made by ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``).
+- ``degradations``: K entries, the source of each model's synthetic LR, any mix of kinds (hybrid collaborative
+  learning: learned generators beside hand-made pipelines). An entry is one source or a list of sources mixed per
+  sample (the naive combination): ``{generator: G.pth}`` (frozen, fresh latents every iteration; ``jpeg: [40, 70]``
+  adds JPEG at a quality drawn per sample, the blocking a generator cannot learn: :mod:`probdeg.jpeg`),
+  ``{bicubic: true}`` (MATLAB bicubic of the HR crop), ``{offline: NAME}`` (read by the dataset from a folder made by
+  ``probdeg degrade``; see ``UnpairedImageDataset.synthetic_lr``) or ``{handmade: realesrgan}`` (Real-ESRGAN's
+  second-order pipeline, parameters overridable beside it). One class per kind: :mod:`..sources`.
 - ``collab``: the losses' weights and schedule, :class:`~probdeg.integrations.basicsr.schema.CollabOptions`.
 - ``path.pretrain_network_sr``: initial weights for every model (BasicSR ``params`` / ``params_ema``), e.g. ESRGAN's
   PSNR-oriented RRDB; ``path.param_key_sr`` picks the key.
@@ -32,13 +34,12 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from basicsr.utils import imwrite, tensor2img
 
-from ....checkpoint import load_network
 from ....collab import CollabWeights, collaborative_step
-from ....jpeg import compress_batch
+from ....noise_field import stable_seed
 from ....runtime import autocast_dtype
-from ..archs import build_network, resolve_arch
-from ..datasets import matlab_bicubic_tensor
+from ..archs import build_network
 from ..schema import CollabOptions, ValOptions
+from ..sources import SourceBuild, Synthesise, read_degradations
 from .base import ProbdegBaseModel
 
 
@@ -112,7 +113,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.total_progress = collab.total_progress or int(train_opt["total_iter"])
         self.autocast = autocast_dtype(train_opt.get("autocast"), self.device)
         self.use_real_lr = collab.use_real_lr
-        self.sources = [self._build_sources(entry) for entry in self.opt["degradations"]]
+        self.sources = self._build_sources()
         if len(self.sources) != self.num_models:
             raise ValueError(f"degradations has {len(self.sources)} entries for {self.num_models} SR models")
         optim_opt = dict(train_opt["optim_sr"])
@@ -120,22 +121,13 @@ class CollaborativeSRModel(ProbdegBaseModel):
         self.optimizers = [self.get_optimizer(optim_type, net.parameters(), lr, **optim_opt) for net in self.nets]
         self.setup_schedulers()
 
-    def _build_sources(self, entry) -> list[dict]:
-        entries = entry if isinstance(entry, list) else [entry]
-        sources = []
-        for source in entries:
-            if "generator" in source:
-                generator = load_network(source["generator"], resolve=resolve_arch, device=self.device)
-                generator.requires_grad_(False)
-                sources.append({"kind": "generator", "net": generator, "jpeg": source.get("jpeg")})
-            elif source.get("bicubic"):
-                sources.append({"kind": "bicubic"})
-            elif "offline" in source:
-                sources.append({"kind": "offline", "key": f"lr_{source['offline']}"})
-            else:
-                raise ValueError(f"degradations entry {source!r}: expected generator: PATH, bicubic: true or "
-                                 "offline: NAME")
-        return sources
+    def _build_sources(self) -> list[list[Synthesise]]:
+        """Each entry's sources, built; their draws are seeded by the run's seed and the rank."""
+        seed = stable_seed("probdeg.collab.sources", self.opt.get("manual_seed"), self.opt.get("rank", 0))
+        scale = int(self.opt["scale"])
+        entries = read_degradations(self.opt["degradations"])
+        return [[source.build(SourceBuild(self.device, scale, seed, f"degradations[{i}][{j}]"))
+                 for j, source in enumerate(entry)] for i, entry in enumerate(entries)]
 
     # ------------------------------------------------------------------------------------------------ training
     def feed_data(self, data: dict) -> None:
@@ -148,20 +140,8 @@ class CollaborativeSRModel(ProbdegBaseModel):
             self.hr = data["hr"].to(self.device)
             self.real_lr = data["real_lr"].to(self.device) if self.use_real_lr and "real_lr" in data else None
 
-    def _synthesise(self, sources: list[dict]) -> torch.Tensor:
-        batches = []
-        for source in sources:
-            if source["kind"] == "generator":
-                with torch.no_grad():
-                    lr = source["net"](self.hr).clamp(0, 1)
-                batches.append(compress_batch(lr, source["jpeg"]) if source.get("jpeg") else lr)
-            elif source["kind"] == "bicubic":
-                # Made by the dataset's workers when it has `bicubic_reference: true`; else here, for the batch.
-                reference = self.data.get("hr_bicubic")
-                batches.append(reference.to(self.device).clamp(0, 1) if reference is not None
-                               else matlab_bicubic_tensor(self.hr, int(self.opt["scale"])).clamp(0, 1))
-            else:
-                batches.append(self.data[source["key"]].to(self.device))
+    def _synthesise(self, sources: list[Synthesise], iteration: int = 0) -> torch.Tensor:
+        batches = [make(self.hr, self.data, iteration) for make in sources]
         if len(batches) == 1:
             return batches[0]
         # The naive combination: each sample takes its LR from one source, drawn uniformly.
@@ -170,7 +150,7 @@ class CollaborativeSRModel(ProbdegBaseModel):
         return stacked[choice, torch.arange(self.hr.shape[0], device=self.device)]
 
     def optimize_parameters(self, current_iter: int) -> None:
-        synthetic = [self._synthesise(sources) for sources in self.sources]
+        synthetic = [self._synthesise(sources, current_iter) for sources in self.sources]
         # Skips the step on a non-finite loss.
         losses = collaborative_step(self.nets, self.optimizers, synthetic, self.hr, self.real_lr, current_iter,
                                     self.total_progress, self.weights, autocast=self.autocast)
