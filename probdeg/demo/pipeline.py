@@ -8,7 +8,6 @@ the demo's (the same tiny presets, budgets, records): a rerun reuses what is fin
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -37,9 +36,11 @@ PREVIEW_SIDE = 192  # SR pixels of each preview crop
 
 @dataclass
 class PipelineResult:
-    """What ``probdeg pipeline`` made."""
+    """What ``probdeg pipeline`` made: the model (``.pth``, and ``.onnx`` when onnx is installed), the ensemble it
+    comes from, the report, the scorecard files and the stage records."""
 
     model: Path
+    onnx: Optional[Path]
     ensemble: list[Path]
     report_html: Path
     report_md: Path
@@ -90,17 +91,30 @@ def run_pipeline(out: PathLike, hr: PathLike, lr: PathLike, *, budget: Union[str
                                   seed=seed, progress=False, labels=[run.label for run in generators])
     scorecard = write_scorecard(card, runner.out / "scorecard", generators=nets)
 
-    runner.announce("model and report", "the model and the report")
+    runner.announce("model and report", "the model (exported and checked) and the report")
     ensemble = [Path(p) for p in runner.records.sr(sr_run.key).model_paths]
-    model = runner.out / "model" / "sr.pth"
-    model.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model) as tmp:
-        shutil.copyfile(ensemble[0], tmp)
+    model, onnx = export_one_model(ensemble, runner.out / "model")
     preview = preview_figure(model, Path(user.lr), runner.out / "model" / "preview.png")
-    html, md = write_pipeline_report(runner.out, model=model, ensemble=ensemble, card=card, scorecard=scorecard,
-                                     preview=preview, records=runner.records, budget=runner.budget, config=config)
-    runner.say(f"      model: {model}\n      report: {html}")
-    return PipelineResult(model, ensemble, html, md, scorecard, runner.records)
+    html, md = write_pipeline_report(runner.out, model=model, onnx=onnx, ensemble=ensemble, card=card,
+                                     scorecard=scorecard, preview=preview, records=runner.records,
+                                     budget=runner.budget, config=config)
+    runner.say(f"      model: {model}" + (f" (and {onnx.name})" if onnx else "") + f"\n      report: {html}")
+    return PipelineResult(model, onnx, ensemble, html, md, scorecard, runner.records)
+
+
+def export_one_model(ensemble: list[Path], folder: Path) -> tuple[Path, Optional[Path]]:
+    """:data:`ONE_MODEL` of ``ensemble`` as ``folder/sr.pth`` (Real-ESRGAN's layout, checked by loading it back with
+    spandrel) and ``folder/sr.onnx`` (checked with onnxruntime), when onnx is installed (``probdeg[export]``)."""
+    import importlib.util
+
+    from ..export import export_model
+    from ..integrations.basicsr import resolve_arch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = export_model([ensemble[0]], folder / "sr.pth", resolve=resolve_arch).path
+    if importlib.util.find_spec("onnx") is None:
+        return model, None
+    return model, export_model([ensemble[0]], folder / "sr.onnx", resolve=resolve_arch).path
 
 
 def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
@@ -130,7 +144,8 @@ def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
     return path
 
 
-def write_pipeline_report(out: Path, *, model: Path, ensemble: list[Path], card: Any, scorecard: dict[str, Path],
+def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensemble: list[Path], card: Any,
+                          scorecard: dict[str, Path],
                           preview: Path, records: Records, budget: Budget, config: DemoConfig) -> tuple[Path, Path]:
     """``report.html`` (self-contained) and ``report.md``: what was trained, how real each degradation is, the model
     and what it does on the real LR."""
@@ -140,9 +155,10 @@ def write_pipeline_report(out: Path, *, model: Path, ensemble: list[Path], card:
     header, rows = card.cells()
     blocks = [
         ("h", 1, "probdeg pipeline: one SR model for your real LR images"),
-        ("p", f"Your model: {model} (BasicSR format; probdeg sr, probdeg export, or any loader of BasicSR "
-              "checkpoints runs it). It is MSSR's first SR net, trained with its partner on the LR of two learned "
-              "probabilistic degradation generators and on your real LR images through pseudo-labels."),
+        ("p", f"Your model: {model} (Real-ESRGAN's layout: probdeg sr, spandrel, chaiNNer, ComfyUI or "
+              "Real-ESRGAN's inference script run it)" + (f", and {onnx} (ONNX, any image size)" if onnx else "")
+              + ". It is MSSR's first SR net, trained with its partner on the LR of two learned probabilistic "
+              "degradation generators and on your real LR images through pseudo-labels."),
         ("ul", [f"Data: your clean HR images {config.hr} and real LR images {config.lr} (unpaired).",
                 f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.stage2_iters} for "
                 f"MSSR; seed {config.seed}.",
