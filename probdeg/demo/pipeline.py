@@ -171,8 +171,10 @@ def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensem
               "blocking where measured. Bicubic and bicubic + noise are the reference rows."),
         ("table", header, rows),
         ("img", _relative(scorecard["histogram"], out), "noise levels of real and generated LR patches"),
-        *[("img", _relative(path, out), key.split(":", 1)[1]) for key, path in scorecard.items()
-          if key.startswith("grid:")],
+        ("p", "Per generator, Figure 3 of the paper: per row one of your HR images, bicubic downscaling, three LR "
+              "samples and their differences (amplified by the gain in each label; the bar is the colour scale)."),
+        *[block for key, path in scorecard.items() if key.startswith("grid:")
+          for block in (("h", 3, key.split(":", 1)[1]), ("img", _relative(path, out), key.split(":", 1)[1]))],
         ("h", 2, "Your model on your real LR"),
         ("p", "The most detailed crop of each real LR image (enlarged, nearest neighbour) and the model's output."),
         ("img", _relative(preview, out), "the model on your real LR"),
