@@ -3,7 +3,14 @@ generator, a tiny RRDBNet."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from probdeg import NoiseInjection, Probabilistic
@@ -100,3 +107,78 @@ def realesrgan_net(kind: str, scale: int, seed: int) -> nn.Module:
         for param in net.parameters():
             param.add_(0.05 * torch.randn_like(param))
     return net.eval()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+TINY = REPO / "integrations" / "basicsr" / "options" / "tiny"
+
+
+HR_NAMES = ("a.png", "b.png", "sub/c.png")
+
+
+LR_NAMES = ("a.png", "sub/b.png")
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w] / 11.0
+    image = 0.5 + 0.3 * np.sin(yy[..., None] + xx[..., None] * np.array([1.0, 0.7, 0.4]))
+    return np.clip(image + 0.1 * np.random.default_rng(seed).random((h, w, 3)), 0, 1).astype(np.float32)
+
+
+def one_error_line(err: str, command: str) -> str:
+    """The error line of a failed command, checked to be its only one and traceback-free."""
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err
+    assert errors[0].startswith(f"probdeg {command}: error: "), err
+    return errors[0]
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def folder_pngs(folder: Path) -> dict[str, bytes]:
+    return {name: data for name, data in folder_files(folder).items() if name.endswith(".png")}
+
+
+def folder_manifest(folder: Path) -> dict:
+    return json.loads((folder / ".probdeg.json").read_text())
+
+
+def folder_args(command: str, model: Path, source: Path, out: Path, *extra: str) -> list[str]:
+    return [command, "--model", str(model), "--input", str(source), "--output", str(out), "--device", "cpu",
+            "--no-progress", *extra]
+
+
+def tiny_stage1_options(root: Path, name: str, **train) -> Path:
+    """The tiny deterministic stage-1 preset, shrunk to a few seconds (no validation), with relative dataroots."""
+    opt = yaml.safe_load((TINY / "deg_deresnet_det.yml").read_text())
+    opt["name"] = name
+    opt["network_g"].update(num_feat=8, num_blocks=1)
+    opt["network_d"]["num_feat"] = 8
+    opt["datasets"]["train"].update(crop_size=32, length=8)
+    opt.pop("val")
+    opt["train"].update({"total_iter": 30, "scheduler": {"type": "MultiStepLR", "milestones": [1000]}, **train})
+    opt["logger"].update(print_freq=1, save_checkpoint_freq=2)
+    path = root / f"{name}.yml"
+    path.write_text(yaml.safe_dump(opt))
+    return path
+
+
+def run_train(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "probdeg", "train", *args, "--no-progress"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def untouched(folder: Path) -> bool:
+    """``folder`` still holds its marker file, and no ``<folder>_archived_*`` sibling was made."""
+    return (folder / "marker.txt").read_text() == "keep" and not list(folder.parent.glob(f"{folder.name}_archived_*"))
+
+
+def marked(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "marker.txt").write_text("keep")
+    return folder

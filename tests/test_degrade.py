@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import NET, randomise_injections, tiny_generator
+from helpers import (
+    NET,
+    folder_args,
+    folder_pngs,
+    randomise_injections,
+    smooth_image,
+    tiny_generator,
+)
 
 from probdeg import DeResnet
 from probdeg.archs import probabilistic_deresnet
@@ -238,7 +245,8 @@ def test_sample_grid_has_one_row_per_image():
     G = tiny_generator()
     images = [torch.rand(3, 48, 64), torch.rand(1, 3, 32, 40)]
     grid = sample_grid(G, images, samples=3, seed=0, scale=4)
-    assert grid.shape == (2 * (GRID_LABEL_HEIGHT + 48), 6 * 64, 3) and grid.dtype == np.float32
+    # bicubic, 3 samples, 2 difference maps, and the heat maps' colour scale ending the first row
+    assert grid.shape == (2 * (GRID_LABEL_HEIGHT + 48), 7 * 64, 3) and grid.dtype == np.float32
     assert 0 <= grid.min() and grid.max() <= 1
     cell = grid[GRID_LABEL_HEIGHT:GRID_LABEL_HEIGHT + 48]
     assert cell[:, 4 * 64:].max() > 0  # a difference map is not all black
@@ -252,7 +260,7 @@ def test_cli_writes_the_dataset_and_the_grid(data, tmp_path, capsys):
     assert code == 0
     line = capsys.readouterr().out.strip()
     assert "\n" not in line and "12 written, 0 skipped, 0 failed" in line and str(out) in line
-    assert read_image(grid).shape == (2 * (GRID_LABEL_HEIGHT + 48), 6 * 48, 3)  # a.png and b.png, 3 samples
+    assert read_image(grid).shape == (2 * (GRID_LABEL_HEIGHT + 48), 7 * 48, 3)  # a.png and b.png, 3 samples, scale
     (data["root"] / "bad").mkdir(exist_ok=True)
     shutil.copytree(data["hr"] / "sub", data["root"] / "bad" / "sub", dirs_exist_ok=True)
     (data["root"] / "bad" / "zero.png").write_bytes(b"")
@@ -293,3 +301,26 @@ def test_cli_errors_are_one_line(data, tmp_path, capsys):
                  str(tmp_path / "lr")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "lr")
+
+
+def test_samples_run_in_chunks_of_batch_with_the_same_outputs(files, tmp_path, monkeypatch):
+    import probdeg.degrade as degrade
+
+    sizes = []
+    real = degrade.degrade_batch
+
+    def spy(G, hr, seeds, **kwargs):
+        sizes.append(hr.shape[0])
+        return real(G, hr, seeds, **kwargs)
+
+    monkeypatch.setattr(degrade, "degrade_batch", spy)
+    source = tmp_path / "hr"
+    write_image(source / "a.png", smooth_image(48, 48))
+    outputs = {}
+    for batch in (2, 8):
+        sizes.clear()
+        out = tmp_path / f"batch{batch}"
+        assert main(folder_args("degrade", files["G"], source, out, "--samples", "8", "--batch", str(batch))) == 0
+        assert max(sizes) == batch and sum(sizes) == 8
+        outputs[batch] = folder_pngs(out)
+    assert len(outputs[2]) == 8 and outputs[2] == outputs[8]  # bit-identical files

@@ -1,11 +1,29 @@
-"""probdeg.folders: which images a figure shows."""
+"""probdeg.folders: reruns into a used folder (refused with other settings, resumed with the same), one job per
+folder at a time, stale temporaries, and which images a figure shows."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import pytest
+from helpers import (
+    HR_NAMES,
+    LR_NAMES,
+    folder_args,
+    folder_files,
+    folder_manifest,
+    folder_pngs,
+    one_error_line,
+    smooth_image,
+)
+
+from probdeg.checkpoint import file_digest
+from probdeg.cli import main
+from probdeg.degrade import degrade_folder
+from probdeg.errors import UserError
 from probdeg.folders import distinct_images
-from probdeg.io import write_image
+from probdeg.io import read_image, write_image
 
 
 def test_distinct_images_shows_each_photo_once(tmp_path):
@@ -20,3 +38,91 @@ def test_distinct_images_shows_each_photo_once(tmp_path):
     paths = [tmp_path / name for name in names]
     assert distinct_images(paths, 10) == [0, 2, 5]  # three draws of one photo count once; unreadable passed over
     assert distinct_images(paths, 2) == [0, 2]
+
+
+def test_rerun_with_other_settings_is_refused_until_overwrite_and_same_settings_resume(files, tmp_path, capsys):
+    out = tmp_path / "lr"
+    run = lambda *extra, model=files["G"]: main(folder_args("degrade", model, files["hr"], out, *extra))  # noqa: E731
+    assert run() == 0
+    before = folder_files(out)
+    assert len(folder_pngs(out)) == len(HR_NAMES)
+    capsys.readouterr()
+    for extra, model, differs in ((["--seed", "1"], files["G"], "seed: 0 there, 1 now"),
+                                  (["--samples", "2"], files["G"], "samples: 1 there, 2 now"),
+                                  ([], files["G2"], "model_sha256: ")):
+        assert run(*extra, model=model) == 2
+        line = one_error_line(capsys.readouterr().err, "degrade")
+        assert differs in line and "--overwrite" in line, line
+        assert folder_files(out) == before  # nothing written, nothing deleted
+    assert run("--seed", "1", "--overwrite") == 0
+    after = folder_pngs(out)
+    assert sorted(after) == sorted(name for name in before if name.endswith(".png"))
+    assert all(after[name] != before[name] for name in after)  # replaced by the seed-1 samples
+    assert folder_manifest(out)["seed"] == 1
+    capsys.readouterr()
+    (out / "b.png").unlink()
+    assert run("--seed", "1") == 0  # same settings: resumes
+    assert "degrade: 1 written, 2 skipped, 0 failed" in capsys.readouterr().out
+    assert folder_pngs(out) == after
+    assert run("--seed", "1", "--samples", "2", "--overwrite") == 0
+    names = sorted(folder_pngs(out))
+    assert names == sorted(f"{Path(n).with_suffix('').as_posix()}_s{k}.png" for n in HR_NAMES for k in range(2))
+    assert folder_manifest(out)["samples"] == 2
+
+
+def test_sr_rerun_with_another_model_or_tile_is_refused_until_overwrite(files, tmp_path, capsys):
+    out = tmp_path / "sr"
+    run = lambda *extra, model=files["SR"]: main(folder_args("sr", model, files["lr"], out, *extra))  # noqa: E731
+    assert run() == 0
+    before = folder_files(out)
+    capsys.readouterr()
+    for extra, model, differs in (([], files["SR2"], "models_sha256: "), (["--tile", "8"], files["SR"],
+                                                                          "tile: None there, 8 now")):
+        assert run(*extra, model=model) == 2
+        line = one_error_line(capsys.readouterr().err, "sr")
+        assert differs in line and "--overwrite" in line, line
+        assert folder_files(out) == before
+    assert run("--overwrite", model=files["SR2"]) == 0
+    after = folder_pngs(out)
+    assert sorted(after) == sorted(LR_NAMES) and all(after[n] != before[n] for n in after)
+    assert folder_manifest(out)["models_sha256"] == [file_digest(files["SR2"])]
+    (out / "a.png").unlink()
+    capsys.readouterr()
+    assert run(model=files["SR2"]) == 0
+    assert "sr: 1 written, 1 skipped, 0 failed" in capsys.readouterr().out
+    for name in LR_NAMES:  # the tiled outputs may equal the untiled ones: mark the old files to see them replaced
+        (out / name).write_bytes(b"old output")
+    assert run("--tile", "8", "--overwrite", model=files["SR2"]) == 0
+    assert folder_manifest(out)["tile"] == 8 and sorted(folder_pngs(out)) == sorted(LR_NAMES)
+    assert all(read_image(out / name).shape == (64, 80, 3) for name in LR_NAMES)  # rewritten
+
+
+def test_two_jobs_cannot_write_one_folder_at_once(files, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "lr"
+    out.mkdir()
+    with open(out / ".probdeg.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another running job holds it
+        with pytest.raises(UserError, match="another probdeg command is writing"):
+            degrade_folder(files["G"], files["hr"], out, progress=False)
+        assert not folder_pngs(out) and not (out / ".probdeg.json").exists()
+    assert degrade_folder(files["G"], files["hr"], out, progress=False)["written"] == len(HR_NAMES)  # released
+
+
+def test_stale_temporaries_are_removed_and_odd_inputs_named_in_one_warning(files, tmp_path, capsys):
+    source, out = tmp_path / "hr", tmp_path / "lr"
+    write_image(source / "a.png", smooth_image(48, 48))
+    (source / ".hidden.png").write_bytes((files["hr"] / "a.png").read_bytes())
+    (source / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    (source / "dir.png").mkdir()
+    out.mkdir()
+    stale = out / ".a.png.0123abcd.tmp.png"  # as io.atomic_path names them
+    stale.write_bytes(b"half a png")
+    assert main(folder_args("degrade", files["G"], source, out)) == 0
+    captured = capsys.readouterr()
+    assert not stale.exists()
+    assert "removed 1 temporary file" in captured.out and "1 written, 0 skipped, 0 failed" in captured.out
+    warnings = [line for line in captured.err.splitlines() if "not read" in line]
+    assert len(warnings) == 1, captured.err
+    assert all(name in warnings[0] for name in (".hidden.png", "broken.png", "dir.png"))
+    assert sorted(folder_pngs(out)) == ["a.png"]

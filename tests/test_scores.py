@@ -15,6 +15,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import (
+    LR_NAMES,
+    one_error_line,
+    smooth_image,
+)
 from torch import nn
 
 from probdeg.checkpoint import save_checkpoint
@@ -313,3 +318,40 @@ def test_importing_the_modules_loads_neither_basicsr_nor_matplotlib(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_corrupt_lpips_weights_for_eval_are_one_line(files, tmp_path, capsys):
+    corrupt = tmp_path / "alexnet.pth"
+    corrupt.write_bytes(b"\x00garbage" * 100)
+    gt = tmp_path / "gt"
+    for name in LR_NAMES:
+        write_image(gt / name, smooth_image(16, 20, 7))
+    assert main(["eval", "--sr", str(files["lr"]), "--gt", str(gt), "--lpips-weights", str(corrupt),
+                 "--crop-border", "0", "--no-progress", "--device", "cpu"]) == 2
+    line = one_error_line(capsys.readouterr().err, "eval")
+    assert str(corrupt) in line and "not a readable AlexNet checkpoint" in line
+
+
+def test_eval_keeps_the_good_pairs_reports_the_mismatch_and_leaves_identical_pairs_out_of_the_mean(tmp_path, capsys):
+    sr, gt = tmp_path / "sr", tmp_path / "gt"
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        write_image(gt / name, smooth_image(32, 32, i))
+    write_image(sr / "a.png", smooth_image(32, 32, 0))  # identical: PSNR inf
+    write_image(sr / "b.png", np.clip(smooth_image(32, 32, 1) + 0.05, 0, 1))
+    write_image(sr / "c.png", smooth_image(16, 16, 2))  # another size
+    args = ["eval", "--sr", str(sr), "--gt", str(gt), "--crop-border", "0", "--no-lpips", "--no-progress",
+            "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "metrics")]) == 1
+    captured = capsys.readouterr()
+    assert "size mismatch" in captured.err and "c.png" in captured.err and "Traceback" not in captured.err
+    assert "mean of 2" in captured.out and "inf" not in captured.out.split("mean of 2")[1].splitlines()[0]
+    metrics = json.loads((tmp_path / "metrics" / "metrics.json").read_text())
+    assert [row["image"] for row in metrics["images"]] == ["a", "b"]
+    assert isinstance(metrics["mean"]["psnr"], float) and math.isfinite(metrics["mean"]["psnr"])
+    assert metrics["mean"]["psnr"] == pytest.approx(metrics["images"][1]["psnr"])  # a (inf) is left out
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main([*args, "--out", str(blocker / "metrics")]) == 2
+    captured = capsys.readouterr()
+    assert "mean of 2" in captured.out  # the table came first: no result lost
+    assert "a_file" in one_error_line(captured.err, "eval")

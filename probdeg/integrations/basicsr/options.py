@@ -121,8 +121,9 @@ def apply_overrides(opt: dict, overrides: list[str]) -> None:
             raise OptionError(f"override {shorten(entry)}: the value is not valid YAML: {err}") from err
 
 
-SCHEDULE_POINTS = ("decay_start", "milestones", "periods", "total_iter")
-"""The iteration counts of a ``train:scheduler`` that :func:`scale_schedule` moves with ``train:total_iter``."""
+SCHEDULE_POINTS = ("decay_start", "milestones", "periods")
+"""The iteration counts of a ``train:scheduler`` that :func:`scale_schedule` moves with ``train:total_iter``. A
+scheduler with a ``total_iter`` of its own has a length fixed apart from the run's, and is left alone."""
 
 
 def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Optional[str]:
@@ -140,7 +141,8 @@ def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Op
     keys = [entry.split("=", 1)[0].strip() for entry in overrides]
     train = opt.get("train")
     if "train:total_iter" not in keys or any(k.startswith("train:scheduler") for k in keys) or \
-            not isinstance(train, dict) or not isinstance(train.get("scheduler"), dict):
+            not isinstance(train, dict) or not isinstance(train.get("scheduler"), dict) or \
+            "total_iter" in train["scheduler"]:  # the schedule's own length: stopping early keeps it
         return None
     total = train.get("total_iter")
     if not (_is_count(total) and _is_count(total_before)) or total == total_before:
