@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..io import atomic_path
 from .plan import GENERATORS, SR_RUNS, Budget
 from .runner import DemoConfig, DemoRunner
 from .stages import Records
@@ -149,7 +148,7 @@ def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensem
                           preview: Path, records: Records, budget: Budget, config: DemoConfig) -> tuple[Path, Path]:
     """``report.html`` (self-contained) and ``report.md``: what was trained, how real each degradation is, the model
     and what it does on the real LR."""
-    from .report import _relative, render_html, render_markdown
+    from .report import relative_path, write_blocks
 
     trainings = [r for r in records.trained() if r.key.startswith(("g_", "sr_"))]
     header, rows = card.cells()
@@ -170,21 +169,16 @@ def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensem
               "distance (sliced Wasserstein distance of high-pass patches: 0 = the same degradation) and the JPEG "
               "blocking where measured. Bicubic and bicubic + noise are the reference rows."),
         ("table", header, rows),
-        ("img", _relative(scorecard["histogram"], out), "noise levels of real and generated LR patches"),
+        ("img", relative_path(scorecard["histogram"], out), "noise levels of real and generated LR patches"),
         ("p", "Per generator, Figure 3 of the paper: per row one of your HR images, bicubic downscaling, three LR "
               "samples and their differences (amplified by the gain in each label; the bar is the colour scale)."),
         *[block for key, path in scorecard.items() if key.startswith("grid:")
-          for block in (("h", 3, key.split(":", 1)[1]), ("img", _relative(path, out), key.split(":", 1)[1]))],
+          for block in (("h", 3, key.split(":", 1)[1]), ("img", relative_path(path, out), key.split(":", 1)[1]))],
         ("h", 2, "Your model on your real LR"),
         ("p", "The most detailed crop of each real LR image (enlarged, nearest neighbour) and the model's output."),
-        ("img", _relative(preview, out), "the model on your real LR"),
+        ("img", relative_path(preview, out), "the model on your real LR"),
         ("h", 2, "Commands"),
         ("code", config.command or f"probdeg pipeline --hr {config.hr} --lr {config.lr} --out {out}"),
         *[("code", f"# {r.key}: {r.seconds:.0f} s\n{r.command}") for r in trainings],
     ]
-    html_path, md_path = out / "report.html", out / "report.md"
-    with atomic_path(md_path) as tmp:
-        tmp.write_text(render_markdown(blocks), encoding="utf-8")
-    with atomic_path(html_path) as tmp:
-        tmp.write_text(render_html(blocks, root=out), encoding="utf-8")
-    return html_path, md_path
+    return write_blocks(out, blocks)

@@ -94,7 +94,7 @@ def jpeg_sentence(records: Records) -> Optional[str]:
             "qualities that give it the real LR's blocking (probdeg.jpeg): " + ", ".join(matched) + ".")
 
 
-def _relative(path: Union[str, Path], out: Path) -> str:
+def relative_path(path: Union[str, Path], out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
 
@@ -162,7 +162,7 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: Records,
            _fmt(g["psnr_vs_bicubic"], 2), _fmt(g["color_l1"], 4),
            "-" if g["latent_strength"] is None else _fmt(g["latent_strength"], 4),
            "-" if g["psnr_lr"] is None else _fmt(g["psnr_lr"], 2)] for g in generators["rows"].values()]),
-        ("img", _relative(generators["histogram"], out), "noise levels of real and generated LR patches"),
+        ("img", relative_path(generators["histogram"], out), "noise levels of real and generated LR patches"),
         ("h", 2, "LR samples and their differences (Figure 3)"),
         ("p", "Per row (one validation photo each): bicubic downscaling, three samples of the generator (enlarged 4x, "
               "nearest neighbour) and |sample 1 - sample j| as a heat map, amplified by the gain in its label (chosen "
@@ -170,16 +170,17 @@ def build_blocks(out: Path, *, data, budget: Budget, config, records: Records,
               "the bottom to the difference in its label at the top. A deterministic generator's maps are black."),
     ]
     for run in GENERATORS:
-        blocks += [("h", 3, run.label), ("img", _relative(generators["grids"][run.key], out), f"{run.label} samples")]
+        blocks += [("h", 3, run.label),
+                   ("img", relative_path(generators["grids"][run.key], out), f"{run.label} samples")]
     blocks += [
         ("h", 2, "SR crops"),
         ("p", "The crop with the most detail of each validation photo (one per photo, shown at 1:1): the LR input, "
               "every method (label: PSNR of the whole image), and the ground truth."),
-        ("img", _relative(figures["crops"], out), "SR crops"),
+        ("img", relative_path(figures["crops"], out), "SR crops"),
         ("h", 2, "Robustness to LR noise (Figure 7)"),
         ("p", "Mean PSNR as Gaussian noise of sigma (8-bit units) is added to the validation LR images at test time "
               "only."),
-        ("img", _relative(sweep["png"], out), "PSNR vs noise sigma"),
+        ("img", relative_path(sweep["png"], out), "PSNR vs noise sigma"),
         ("table", ["sigma"] + list(sweep["psnr"]),
          [[f"{s:g}"] + [_fmt(curve[i], 2) for curve in sweep["psnr"].values()] for i, s in enumerate(sweep["sigmas"])]),
         ("h", 2, "Commands"),
@@ -275,7 +276,12 @@ def write_report(out: Path, **content: Any) -> tuple[Path, Path]:
     Returns:
         (html path, markdown path).
     """
-    blocks = build_blocks(out, **content)
+    return write_blocks(out, build_blocks(out, **content))
+
+
+def write_blocks(out: Path, blocks: list[Block]) -> tuple[Path, Path]:
+    """``out/report.md`` and a self-contained ``out/report.html`` of ``blocks`` (pictures relative to ``out``),
+    atomically. Returns (html path, markdown path)."""
     html_path, md_path = out / "report.html", out / "report.md"
     with atomic_path(md_path) as tmp:
         tmp.write_text(render_markdown(blocks), encoding="utf-8")
