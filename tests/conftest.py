@@ -101,3 +101,9 @@ def quiet_basicsr_logger():
     for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
         logger.removeHandler(handler)
         handler.close()
+
+
+@pytest.fixture
+def no_lpips_weights(tmp_path, monkeypatch):
+    """LPIPS finds no AlexNet weights (an empty TORCH_HOME) unless a test gives them."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))  # LPIPS finds no weights unless given

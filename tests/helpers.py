@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import yaml
 from torch import nn
 
 from probdeg import NoiseInjection, Probabilistic
 from probdeg.archs import probabilistic_deresnet
+from probdeg.io import write_image
 
 
 class ResBlock(nn.Module):
@@ -182,3 +184,46 @@ def marked(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "marker.txt").write_text("keep")
     return folder
+
+
+ARCH = "ProbdegTestNearestSR"
+
+
+class NearestSR(nn.Module):
+    """Nearest-neighbour up-sampling plus a convolutional residual; ``residual=0`` is exactly nearest."""
+
+    def __init__(self, scale: int = 2, residual: float = 0.0) -> None:
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(3, 3 * scale**2, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.normal_(std=residual)
+            self.conv.bias.zero_()
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest") + self.shuffle(self.conv(x))
+
+
+def register_test_arch() -> None:
+    """Put NearestSR in BasicSR's registry (once), so its checkpoints rebuild through `load_network`."""
+    from probdeg.integrations.basicsr import import_basicsr
+
+    import_basicsr()
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    if ARCH not in ARCH_REGISTRY:
+        ARCH_REGISTRY._do_register(ARCH, NearestSR)
+
+
+def texture(h: int, w: int, seed: int) -> np.ndarray:
+    """A uint8 RGB image in [10, 245] (room for a +5 offset without clipping)."""
+    gen = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / 7.0
+    smooth = 0.5 + 0.3 * np.sin(yy[..., None] + xx[..., None] * np.array([1.0, 0.6, 0.3]))
+    image = np.clip(smooth + 0.15 * gen.standard_normal((h, w, 3)), 0, 1)
+    return np.rint(10 + image * 235).astype(np.uint8)
+
+
+def save_uint8(path: Path, image: np.ndarray) -> None:
+    write_image(path, image.astype(np.float32) / 255.0)

@@ -1,5 +1,5 @@
-"""`probdeg.metrics.sr_scores`, `.robustness` and `probdeg eval`: BasicSR's PSNR / SSIM, LPIPS, pairing, the noise
-sweep."""
+"""`probdeg.metrics.sr_scores` and `probdeg eval`: BasicSR's PSNR / SSIM, LPIPS, pairing, a corrupt LPIPS file,
+good pairs kept beside bad ones."""
 
 from __future__ import annotations
 
@@ -14,76 +14,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from helpers import (
     LR_NAMES,
     one_error_line,
+    save_uint8,
     smooth_image,
+    texture,
 )
-from torch import nn
 
-from probdeg.checkpoint import save_checkpoint
 from probdeg.cli import main
 from probdeg.folders import match_images
-from probdeg.integrations.basicsr import resolve_arch
-from probdeg.io import read_image, write_image
+from probdeg.io import write_image
 from probdeg.losses import LPIPSLoss
-from probdeg.metrics.robustness import add_gaussian_noise, noise_sweep, parse_sigmas
 from probdeg.metrics.sr_scores import evaluate_folders, pair_scores, write_metrics
-from probdeg.sr import sr_folder
 
-ARCH = "ProbdegTestNearestSR"
-
-
-class NearestSR(nn.Module):
-    """Nearest-neighbour up-sampling plus a convolutional residual; ``residual=0`` is exactly nearest."""
-
-    def __init__(self, scale: int = 2, residual: float = 0.0) -> None:
-        super().__init__()
-        self.scale = scale
-        self.conv = nn.Conv2d(3, 3 * scale**2, 3, padding=1)
-        with torch.no_grad():
-            self.conv.weight.normal_(std=residual)
-            self.conv.bias.zero_()
-        self.shuffle = nn.PixelShuffle(scale)
-
-    def forward(self, x):
-        return F.interpolate(x, scale_factor=self.scale, mode="nearest") + self.shuffle(self.conv(x))
+pytestmark = pytest.mark.usefixtures("one_thread", "no_lpips_weights")  # tiny tensors: see conftest.one_thread
 
 
-def register_test_arch() -> None:
-    """Put NearestSR in BasicSR's registry (once), so its checkpoints rebuild through `load_network`."""
-    from probdeg.integrations.basicsr import import_basicsr
-
-    import_basicsr()
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    if ARCH not in ARCH_REGISTRY:
-        ARCH_REGISTRY._do_register(ARCH, NearestSR)
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest.one_thread
 
 
-@pytest.fixture(autouse=True)
-def no_lpips_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))  # LPIPS finds no weights unless given
 
 
-def texture(h: int, w: int, seed: int) -> np.ndarray:
-    """A uint8 RGB image in [10, 245] (room for a +5 offset without clipping)."""
-    gen = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w] / 7.0
-    smooth = 0.5 + 0.3 * np.sin(yy[..., None] + xx[..., None] * np.array([1.0, 0.6, 0.3]))
-    image = np.clip(smooth + 0.15 * gen.standard_normal((h, w, 3)), 0, 1)
-    return np.rint(10 + image * 235).astype(np.uint8)
-
-
-def save_uint8(path: Path, image: np.ndarray) -> None:
-    write_image(path, image.astype(np.float32) / 255.0)
-
-
-# ------------------------------------------------------------------------------------------------------------ figures
 def test_identical_images_give_basicsr_s_inf_psnr_and_ssim_one():
     gt = texture(32, 40, 0)
     for y_channel in (False, True):
@@ -223,92 +176,14 @@ def test_cli_eval_prints_the_table_and_reports_problems(folders, capsys):
 
 
 # ------------------------------------------------------------------------------------------------------------ sweep
-@pytest.fixture
-def sweep_data(tmp_path) -> dict[str, Path]:
-    register_test_arch()
-    gt, lr = tmp_path / "gt", tmp_path / "lr"
-    for seed, name in enumerate(["a", "sub/b"]):
-        hr = texture(40, 48, seed + 10)
-        save_uint8(gt / f"{name}.png", hr)
-        small = F.avg_pool2d(torch.from_numpy(hr).permute(2, 0, 1)[None].float(), 2)[0].permute(1, 2, 0)
-        save_uint8(lr / f"{name}.png", small.round().to(torch.uint8).numpy())
-    nearest = tmp_path / "nearest.pth"
-    save_checkpoint(nearest, NearestSR(residual=0.0), {"type": ARCH, "scale": 2})
-    members = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        members.append(tmp_path / f"m{seed}.pth")
-        save_checkpoint(members[-1], NearestSR(residual=0.02), {"type": ARCH, "scale": 2, "residual": 0.02})
-    return {"gt": gt, "lr": lr, "nearest": nearest, "members": members, "root": tmp_path}
 
 
-def test_noise_is_seeded_scaled_and_rounded_to_8_bits():
-    lr = torch.full((3, 64, 64), 0.5)
-    assert add_gaussian_noise(lr, 0, seed=1) is lr
-    noisy = add_gaussian_noise(lr, 10, seed=1)
-    assert torch.equal(noisy, add_gaussian_noise(lr, 10, seed=1))
-    assert not torch.equal(noisy, add_gaussian_noise(lr, 10, seed=2))
-    assert (noisy - lr).std().item() * 255 == pytest.approx(10, rel=0.05)
-    assert torch.equal(noisy * 255, (noisy * 255).round())
-    assert parse_sigmas("15, 0,5,5") == [0, 5, 15]
-    with pytest.raises(ValueError, match="comma-separated numbers"):
-        parse_sigmas("0;5")
 
 
-def test_the_sweep_gives_a_decreasing_psnr_and_matches_eval_at_sigma_zero(sweep_data):
-    members = sweep_data["members"]
-    sweep = noise_sweep([sweep_data["nearest"], members], sweep_data["lr"], sweep_data["gt"], sigmas="0,5,10,15,30",
-                        labels=["nearest", None], crop_border=2, progress=False, resolve=resolve_arch)
-    assert sweep.labels == ["nearest", "m1+m2"] and sweep.sigmas == [0, 5, 10, 15, 30]
-    curve = sweep.psnr["nearest"]
-    assert all(a > b for a, b in zip(curve, curve[1:])), curve
-    assert 15 < curve[-1] < curve[0] < 40
-    assert set(sweep.per_image["nearest"]) == {"a", "sub/b"}
-    # Sigma 0 is the plain pipeline: `sr_folder` then `evaluate_folders`.
-    sr_folder(sweep_data["nearest"], sweep_data["lr"], sweep_data["root"] / "sr", progress=False,
-              resolve=resolve_arch)
-    plain = evaluate_folders(sweep_data["root"] / "sr", sweep_data["gt"], crop_border=2, lpips=False)
-    assert plain.mean["psnr"] == pytest.approx(curve[0], abs=1e-9)
-    with pytest.raises(ValueError, match="one label per model"):
-        noise_sweep([sweep_data["nearest"]], sweep_data["lr"], sweep_data["gt"], sigmas=[0], labels=["a", "b"],
-                    resolve=resolve_arch)
-    with pytest.raises(ValueError, match="labels must differ"):
-        noise_sweep([sweep_data["nearest"], sweep_data["nearest"]], sweep_data["lr"], sweep_data["gt"], sigmas=[0],
-                    resolve=resolve_arch)
 
 
-def test_cli_sweep_writes_table_csv_json_and_plot(sweep_data, capsys):
-    out = sweep_data["root"] / "robust"
-    members = ",".join(str(p) for p in sweep_data["members"])
-    code = main(["eval", "--noise-sigmas", "0,5,10", "--lr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"]),
-                 "--model", str(sweep_data["nearest"]), "--label", "nearest", "--model", members, "--label", "ensemble",
-                 "--crop-border", "2", "--out", str(out), "--tile", "8", "--tile-pad", "2", "--no-progress"])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "nearest" in printed and "ensemble" in printed and "robustness.png" in printed
-    with open(out / "robustness.csv", newline="") as file:
-        rows = list(csv.reader(file))
-    assert rows[0] == ["sigma", "nearest", "ensemble"] and [r[0] for r in rows[1:]] == ["0", "5", "10"]
-    report = json.loads((out / "robustness.json").read_text())
-    assert [m["label"] for m in report["models"]] == ["nearest", "ensemble"] and len(report["models"][1]["psnr"]) == 3
-    assert report["models"][1]["checkpoints"] == [str(p) for p in sweep_data["members"]]
-    assert [float(r[1]) for r in rows[1:]] == pytest.approx(report["models"][0]["psnr"], abs=1e-6)
-    plot = read_image(out / "robustness.png")
-    assert plot.shape[0] > 200 and plot.shape[1] > 300 and plot.std() > 0.01
 
 
-def test_cli_sweep_arguments_are_checked(sweep_data, capsys):
-    base = ["eval", "--noise-sigmas", "0,5", "--lr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"])]
-    with pytest.raises(SystemExit):
-        main(base + ["--label", "first", "--model", str(sweep_data["nearest"])])
-    assert "each --label names the --model before it" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(base + ["--model", str(sweep_data["nearest"]), "--label", "a", "--label", "b"])
-    assert "two labels" in capsys.readouterr().err
-    assert main(base + ["--model", str(sweep_data["nearest"])]) == 2
-    assert "needs --out" in capsys.readouterr().err
-    assert main(["eval", "--sr", str(sweep_data["lr"]), "--gt", str(sweep_data["gt"]), "--model", "x.pth"]) == 2
-    assert "only go with --noise-sigmas" in capsys.readouterr().err
 
 
 def test_importing_the_modules_loads_neither_basicsr_nor_matplotlib(tmp_path):
