@@ -55,6 +55,13 @@ def test_a_users_folders_become_one_exported_model(tmp_path, capsys):
     from_onnx = session.run(None, {"lr": x.numpy()})[0][0].transpose(1, 2, 0)
     assert ours.shape == theirs.shape == from_onnx.shape == (192, 192, 3)
     assert np.abs(ours - theirs).max() <= 1 / 255 + 1e-6 and np.abs(ours - from_onnx).max() <= 1 / 255 + 1e-6
+    # The ensemble's mean, one graph, as probdeg sr computes it from both nets.
+    ensemble = ",".join(str(out / "experiments" / "demo_sr_mssr" / "models" / f"net_sr{i}_latest.pth") for i in (0, 1))
+    assert main(["sr", "--model", ensemble, "--input", str(lr / "l0.png"), "--output", str(tmp_path / "sr_ens"),
+                 "--no-progress"]) == 0
+    both = read_image(tmp_path / "sr_ens" / "l0.png")
+    session = onnxruntime.InferenceSession(str(out / "model" / "sr_ensemble.onnx"), providers=["CPUExecutionProvider"])
+    assert np.abs(both - session.run(None, {"lr": x.numpy()})[0][0].transpose(1, 2, 0)).max() <= 1 / 255 + 1e-6
 
     # The report: one self-contained page with the scorecard and the model on the real LR.
     html = (out / "report.html").read_text()
