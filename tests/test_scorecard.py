@@ -102,3 +102,19 @@ def test_bad_inputs_give_one_line_and_exit_2(task, tmp_path, capsys, case, expec
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "card").exists()
+
+
+@pytest.mark.parametrize("crop", [None, 256])
+def test_odd_and_prime_sized_folders_are_scored(tmp_path, task, crop):
+    rng = np.random.default_rng(1)
+    for i, (h, w) in enumerate([(157, 131), (156, 97), (61, 89)]):  # LR 39x32, 39x24, 15x22 after the x4 crop
+        write_image(tmp_path / "hr" / f"i{i}.png", _smooth(rng, 160)[:h, :w])
+        noisy = _smooth(rng, 48)[: 37 + i, : 41 - 2 * i] + rng.normal(0, REAL_NOISE, (37 + i, 41 - 2 * i, 3))
+        write_image(tmp_path / "real_lr" / f"r{i}.png", noisy.clip(0, 1).astype(np.float32))
+        write_image(tmp_path / "paired" / f"i{i}.png", _smooth(rng, 48)[: h // 4, : w // 4])
+    card, _ = score_generators([task["root"] / "prob.pth"], tmp_path / "hr", tmp_path / "real_lr",
+                               paired_lr_dir=tmp_path / "paired", samples=2, crop=crop, progress=False)
+    prob = card.row("prob")
+    assert card.real_noise_level == pytest.approx(REAL_NOISE, rel=0.3)
+    assert all(np.isfinite(getattr(prob, key)) for key in ("color_l1", "rho", "patch_distance", "psnr_lr"))
+    assert prob.color_l1 > 0 and card.row("bicubic").color_l1 == 0
