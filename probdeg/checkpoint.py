@@ -9,7 +9,6 @@ A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)
 from __future__ import annotations
 
 import copy
-import hashlib
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch import nn
 
 from . import __version__
 from .errors import UserError
-from .io import atomic_path
+from .io import atomic_path, file_digest
 from .registry import Resolve, build_network
 
 PathLike = Union[str, Path]
@@ -53,15 +52,6 @@ def _weights(net: nn.Module) -> dict:
     net = getattr(net, "module", net)
     net = getattr(net, "_orig_mod", net)
     return {key: value.detach().cpu() for key, value in net.state_dict().items()}
-
-
-def file_digest(path: PathLike) -> str:
-    """The SHA-256 of a file (hex): what a folder's manifest records of the checkpoints that made it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_checkpoint(path: PathLike) -> dict:

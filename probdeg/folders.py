@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, TypeVar, Union
 
 from .errors import ImageReadError, UserError
-from .io import list_images
+from .io import file_digest, list_images
 
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
@@ -168,7 +168,11 @@ class FolderJob:
     (:data:`MANIFEST`) with ``settings``: a folder made with other settings (another model, seed, tiling,
     probdeg version, ...) is refused with one line naming what differs, unless ``overwrite`` (then its outputs of
     these inputs are deleted first). A folder without a manifest that already holds some of the outputs is refused
-    likewise. The manifest is written (atomically) before any output::
+    likewise. The manifest also records each input (its path, size, modification time and SHA-256): an output made
+    from an input that has changed since (an edited image, another input folder with the same file names) is
+    refused the same way, unless ``overwrite``. A file whose path, size and time are unchanged is not hashed again;
+    a copied or touched file with the same content counts as unchanged. The manifest is written (atomically) before
+    any output::
 
         with FolderJob(plan, output_dir, command="sr", settings={...}, progress=True) as job:
             for item, missing in job.pending():
@@ -238,6 +242,9 @@ class FolderJob:
             found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         except (OSError, ValueError):
             found = {}  # unreadable: treated as other settings
+        if not isinstance(found, (dict, type(None))):
+            found = {}
+        recorded = found.pop("inputs", {}) if found is not None else {}
         made = [t for item in self.plan for t in item.outputs if t.exists()]
         if found is None and made and not self.overwrite:
             raise UserError(f"{str(self.output_dir)!r} already holds {len(made)} of the images to write, but no "
@@ -250,11 +257,41 @@ class FolderJob:
                 raise UserError(f"{str(self.output_dir)!r} holds the output of other settings "
                                 f"({'; '.join(differences)}): choose another output folder, or pass --overwrite to "
                                 "replace it")
+            recorded = {}
+        inputs, changed = self._input_records(recorded if isinstance(recorded, dict) else {})
+        if changed and not self.overwrite:
+            raise UserError(f"{str(self.output_dir)!r} holds outputs of {len(changed)} input(s) that have changed "
+                            f"since they were made: {listing(changed)}: choose another output folder, or pass "
+                            "--overwrite to redo them")
         if self.overwrite:
             self._remove_outputs()
-        if found != wanted:
+        wanted["inputs"] = inputs
+        if found is None or {**found, "inputs": recorded} != wanted:
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+
+    def _input_records(self, recorded: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """What identifies each input now (``recorded`` ones kept), and the inputs whose outputs exist but were made
+        from another file (``'<key>' (was <path>, now <path>)``)."""
+        inputs = dict(recorded)
+        changed = []
+        for item in self.plan:
+            try:
+                stat = item.path.stat()
+            except OSError:
+                continue  # reading it will say what is wrong
+            now = {"path": str(item.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            old = recorded.get(item.key)
+            same_file = isinstance(old, dict) and all(old.get(k) == v for k, v in now.items())
+            try:
+                now["sha256"] = old["sha256"] if same_file else file_digest(item.path)
+            except OSError:
+                continue
+            if isinstance(old, dict) and old.get("sha256") != now["sha256"] and any(t.exists() for t in item.outputs):
+                changed.append(f"{item.key!r} (was {old.get('path')!r}, {old.get('size')} bytes; now {now['path']!r}, "
+                               f"{now['size']} bytes)")
+            inputs[item.key] = now
+        return inputs, changed
 
     def _remove_outputs(self) -> None:
         """Delete what any earlier run wrote for these inputs: ``<stem>.png`` and ``<stem>_s<k>.png``."""

@@ -7,6 +7,7 @@ networks. OpenCV does the decoding; it is imported inside the functions, so ``im
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -21,8 +22,8 @@ from torch import Tensor
 from .errors import ImageReadError, UserError
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "image_to_tensor", "is_temporary",
-    "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float", "write_image",
+    "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "file_digest", "image_to_tensor",
+    "is_temporary", "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float", "write_image",
     "write_image_uint8",
 ]
 
@@ -221,6 +222,15 @@ def read_image(path: PathLike) -> np.ndarray:
         Output: (H, W, 3).
     """
     return np.ascontiguousarray(to_unit_float(decode_image(path)))
+
+
+def file_digest(path: PathLike) -> str:
+    """The SHA-256 of a file (hex): what a folder's manifest records of the checkpoints and the inputs that made it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
