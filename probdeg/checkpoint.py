@@ -19,7 +19,7 @@ from torch import nn
 
 from . import __version__
 from .errors import UserError
-from .io import atomic_path, file_digest
+from .io import atomic_path, file_digest  # noqa: F401 - file_digest re-exported (its old home)
 from .registry import Resolve, build_network
 
 PathLike = Union[str, Path]

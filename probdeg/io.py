@@ -23,8 +23,8 @@ from .errors import ImageReadError, UserError
 
 __all__ = [
     "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "file_digest", "image_to_tensor",
-    "is_temporary", "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float", "write_image",
-    "write_image_uint8",
+    "is_temporary", "list_images", "read_image", "remove_temporaries", "tensor_to_image", "to_unit_float",
+    "write_image", "write_image_uint8",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
