@@ -320,12 +320,15 @@ class FolderJob:
         try:
             return reader(item.path)
         except (ImageReadError, OSError) as err:
-            self.counts["failed"] += 1
-            self.counts["failures"].append(str(err))
-            warnings.warn(f"skipped {str(item.path)!r}: {err.reason if isinstance(err, ImageReadError) else err}",
-                          stacklevel=2)
+            self.fail(item.path, err.reason if isinstance(err, ImageReadError) else str(err), message=str(err))
             self.advance()
             return None
+
+    def fail(self, path: Path, reason: str, *, message: Optional[str] = None) -> None:
+        """Count the input ``path`` as failed (nothing written for it), with one warning ``skipped 'PATH': reason``."""
+        self.counts["failed"] += 1
+        self.counts["failures"].append(message or f"{path}: {reason}")
+        warnings.warn(f"skipped {str(path)!r}: {reason}", stacklevel=3)
 
     def tiles(self, total: int) -> Optional[Callable[[], None]]:
         """A callback for the tiles of one large image: the bar shows ``tile k/total`` while it runs."""

@@ -205,8 +205,9 @@ def read_image(path: PathLike) -> np.ndarray:
     """Read an image as float32 RGB in [0, 1].
 
     Grayscale is repeated to three channels; alpha is dropped (the stored colour is kept as is, not composited);
-    16-bit images are divided by 65535 and 8-bit ones by 255; float TIFFs are clipped to [0, 1]. EXIF orientation
-    is applied. Paths may hold any unicode character or spaces.
+    16-bit images are divided by 65535 and 8-bit ones by 255; float TIFFs are clipped to [0, 1], and refused when a
+    pixel is NaN or infinite (a net would spread it over its receptive field). EXIF orientation is applied. Paths may
+    hold any unicode character or spaces.
 
     Args:
         path: the image file.
@@ -216,12 +217,18 @@ def read_image(path: PathLike) -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ImageReadError: the file is empty, corrupt or truncated, not an image, or has an unsupported layout.
+        ImageReadError: the file is empty, corrupt or truncated, not an image, has an unsupported layout, or holds
+            NaN or infinite values.
 
     Shape:
         Output: (H, W, 3).
     """
-    return np.ascontiguousarray(to_unit_float(decode_image(path)))
+    image = decode_image(path)
+    if np.issubdtype(image.dtype, np.floating):
+        bad = int(image.size - np.isfinite(image).sum())
+        if bad:
+            raise ImageReadError(path, f"{bad} of its {image.size} values are NaN or infinite")
+    return np.ascontiguousarray(to_unit_float(image))
 
 
 def file_digest(path: PathLike) -> str:

@@ -22,7 +22,7 @@ from .defaults import TILE_PAD
 from .errors import UserError
 from .noise_field import Window
 from .registry import Resolve
-from .tiling import run_tiled
+from .tiling import OutputCheck, run_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -175,7 +175,7 @@ def _ensemble_forward(nets: Sequence[nn.Module], x: Tensor, info: SRNetInfo) -> 
 def super_resolve(
     models: Union[nn.Module, Sequence[nn.Module]], lr: Tensor, *, tile: Optional[int] = None,
     tile_pad: int = DEFAULT_TILE_PAD, info: Optional[SRNetInfo] = None, out_dtype: torch.dtype = torch.float32,
-    on_tile: Optional[Callable[[], None]] = None,
+    on_tile: Optional[Callable[[], None]] = None, check: Optional[OutputCheck] = None,
 ) -> Tensor:
     """The clamped ensemble mean of ``models`` on ``lr``, tiled when asked.
 
@@ -189,6 +189,8 @@ def super_resolve(
         out_dtype: ``torch.uint8`` gives the output as an 8-bit image would hold it, tile by tile, on the CPU (no
             float copy of the whole output is ever made); else floats on ``lr``'s device.
         on_tile: called after each tile (progress inside a large image).
+        check: counts, per image, the output values that are NaN, infinite or far outside [0, 1] before the clamp
+            (see :class:`probdeg.tiling.OutputCheck`).
 
     Returns:
         The SR images, clamped to [0, 1] (or 0-255 for uint8).
@@ -220,7 +222,8 @@ def super_resolve(
         return _ensemble_forward(nets, piece, info)
 
     with torch.inference_mode():
-        result = run_tiled(forward, lr, tile=tile, overlap=tile_pad, up=info.scale, out=out, on_tile=on_tile)
+        result = run_tiled(forward, lr, tile=tile, overlap=tile_pad, up=info.scale, out=out, on_tile=on_tile,
+                           check=check)
         if result.dtype != torch.uint8:
             result = result.clamp_(0, 1)
     return result[0] if single else result
@@ -292,16 +295,23 @@ def sr_folder(
     plan = plan_outputs(input_dir, output_dir, 1, what="SR images")
     nets, info = load_ensemble(paths, device=device, resolve=resolve)
     settings = {"models_sha256": [file_digest(p) for p in paths], "tile": tile, "tile_pad": tile_pad if tile else None}
+    model_names = ("the model " if len(paths) == 1 else "the models ") + ", ".join(repr(str(p)) for p in paths)
     with FolderJob(plan, output_dir, command="sr", settings=settings, overwrite=overwrite, progress=progress) as job:
         for item, missing in job.pending():
             lr = job.read(item, read_lr)
             if lr is None:
                 continue
             height, width = lr.shape[-2:]
+            check = OutputCheck()
             with memory_hint(f"{str(item.path)!r} ({width}x{height} LR pixels)", tile):
                 sr = super_resolve(nets, lr.to(device), tile=tile, tile_pad=tile_pad, info=info,
-                                   out_dtype=torch.uint8, on_tile=job.tiles(count_tiles(height, width, tile)))
+                                   out_dtype=torch.uint8, on_tile=job.tiles(count_tiles(height, width, tile)),
+                                   check=check)
+            problem = check.problems()[0]
+            if problem is not None:
+                job.fail(item.path, f"{model_names} gave {problem} (overflowing weights?); nothing written for it")
+            else:
                 write_image_uint8(missing[0][1], sr)
-            job.wrote(1)
+                job.wrote(1)
             job.advance()
     return job.summary(scale=info.scale, models=len(nets))

@@ -301,3 +301,19 @@ def test_cli_errors_are_one_line(data, tmp_path, capsys):
                  str(tmp_path / "lr")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "lr")
+
+
+def test_outputs_of_overflowing_weights_are_not_written_each_image_named_with_the_model(data, tmp_path, capsys):
+    G = tiny_generator()
+    with torch.no_grad():
+        for weight in G.parameters():
+            weight.mul_(1e20)  # finite weights whose activations overflow: NaN or Inf out
+    model = tmp_path / "blown.pth"
+    save_checkpoint(model, G, {"type": "Probabilistic", "net": NET})
+    assert main(["degrade", "--model", str(model), "--input", str(data["hr"]), "--output", str(tmp_path / "lr"),
+                 "--samples", "2", "--device", "cpu", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(lines) == len(HR_SIZES) and all(repr(str(model)) in line and "NaN or infinite" in line for line in lines)
+    assert all(any(repr(str(data["hr"] / name)) in line for line in lines) for name in HR_SIZES)
+    assert f"0 written, 0 skipped, {len(HR_SIZES)} failed" in captured.out and not outputs(tmp_path / "lr")
