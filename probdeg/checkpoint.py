@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -72,7 +73,7 @@ def load_checkpoint(path: PathLike) -> dict:
     except pickle.UnpicklingError as err:
         raise UserError(f"{path} is not a plain checkpoint (tensors, numbers, strings, dicts); it was refused "
                         f"unread because unpickling it could run code: {_first_line(err)}") from err
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
+    except (RuntimeError, EOFError, ValueError, OSError, struct.error) as err:
         raise UserError(f"{path} is not a readable PyTorch checkpoint (truncated or another format?): "
                         f"{_first_line(err)}") from err
 

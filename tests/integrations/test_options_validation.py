@@ -132,6 +132,7 @@ def test_unknown_keys_are_named_with_the_closest_accepted_key(root, preset, chan
 BAD_VALUES = [  # (preset, change, key path named, what was expected)
     ("deg_deresnet_det.yml", _set("train", "total_iter", "abc"), "train:total_iter", "an integer >= 1"),
     ("deg_deresnet_det.yml", _set("train", "total_iter", -5), "train:total_iter", "an integer >= 1"),
+    ("deg_deresnet_det.yml", _set("train", "total_iter", 10**13), "train:total_iter", "at most 10^9"),
     ("deg_deresnet_det.yml", _set("datasets", "train", "batch_size_per_gpu", 0), "datasets:train:batch_size_per_gpu",
      "an integer >= 1"),
     ("deg_deresnet_det.yml", _set("datasets", "train", "crop_size", 30), "datasets:train:crop_size",

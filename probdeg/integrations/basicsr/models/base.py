@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 from collections.abc import Mapping
 
 import torch
@@ -65,7 +66,7 @@ class ProbdegBaseModel(BaseModel):
         """BasicSR's loading, with one line naming the file for a corrupt, refused or mismatching checkpoint."""
         try:
             super().load_network(net, load_path, strict, param_key)
-        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError, struct.error) as err:
             reason = " ".join(str(err).split())[:300] or type(err).__name__
             raise UserError(f"cannot load the weights of {load_path} into {type(self.get_bare_model(net)).__name__}"
                             f" (truncated, not a checkpoint, or of another net?): {reason}") from None
