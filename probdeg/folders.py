@@ -27,6 +27,20 @@ LIST_LIMIT = 20
 """How many files a message lists before it says how many more there are."""
 
 
+def resolved(path: PathLike, what: str = "folder") -> Path:
+    """``path`` made absolute with its symbolic links followed.
+
+    Raises:
+        UserError: the links loop (``a -> b -> a``), naming ``path``.
+    """
+    try:
+        return Path(path).resolve()
+    except RuntimeError:  # Python 3.11-3.12 (3.13 raises OSError ELOOP)
+        raise UserError(f"the {what} {str(path)!r} is a symbolic link loop: point it at a real folder") from None
+    except OSError as err:
+        raise UserError(f"the {what} {str(path)!r} cannot be resolved: {err.strerror or err}") from None
+
+
 def is_within(path: Path, folder: Path) -> bool:
     """``path`` is ``folder`` or lies inside it (compare resolved paths)."""
     return path == folder or folder in path.parents
@@ -35,6 +49,7 @@ def is_within(path: Path, folder: Path) -> bool:
 def require_folder(folder: Path, what: str = "input folder") -> None:
     """Raise FileNotFoundError / UserError unless ``folder`` is an existing folder."""
     if not folder.exists():
+        resolved(folder, what)  # a symbolic link loop is named as one
         raise FileNotFoundError(f"{what} {str(folder)!r} does not exist")
     if not folder.is_dir():
         raise UserError(f"{what} {str(folder)!r} is not a folder")
@@ -69,9 +84,9 @@ def list_inputs(input_dir: PathLike, *, exclude: Optional[PathLike] = None, what
         raise UserError(f"{what}: {err}") from None
     if exclude is None:
         return images
-    in_root, out_root = input_dir.resolve(), Path(exclude).resolve()
+    in_root, out_root = resolved(input_dir, what), resolved(exclude)
     return [path for path in images if not (is_within(in_root / path.relative_to(input_dir), out_root)
-                                            or is_within(path.resolve(), out_root))]
+                                            or is_within(resolved(path, "image"), out_root))]
 
 
 def output_names(relative: Path, samples: int) -> list[Path]:
@@ -127,8 +142,8 @@ def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, wh
     require_folder(input_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"the output folder {str(output_dir)!r} is a file; give a folder")
-    out_root = output_dir.resolve()
-    if is_within(input_dir.resolve(), out_root):
+    out_root = resolved(output_dir, "output folder")
+    if is_within(resolved(input_dir, "input folder"), out_root):
         raise UserError(f"the output folder {str(output_dir)!r} is or contains the input folder {str(input_dir)!r}: "
                         f"write the {what} to a folder of their own (inside the input folder is fine)")
     plan = []
@@ -139,7 +154,7 @@ def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, wh
         outputs = []
         for name in output_names(relative, samples):
             target = output_dir / name
-            if not is_within(target.parent.resolve() / target.name, out_root):
+            if not is_within(resolved(target.parent, "output folder") / target.name, out_root):
                 raise UserError(f"refusing to write {str(target)!r}: it resolves outside the output folder "
                                 f"{str(output_dir)!r} (a symbolic link?)")
             if target in claimed:
@@ -447,7 +462,7 @@ def match_images(images_dir: PathLike, gt_dir: PathLike, *, what: str = "SR") ->
         UserError: a folder holds no image, both are the same folder, or two GT files differ by extension only.
     """
     images_dir, gt_dir = Path(images_dir), Path(gt_dir)
-    if images_dir.exists() and gt_dir.exists() and images_dir.resolve() == gt_dir.resolve():
+    if resolved(images_dir, f"{what} folder") == resolved(gt_dir, "GT folder") and gt_dir.exists():
         raise UserError(f"the {what} and GT folders are the same folder {str(gt_dir)!r}")
     gt_files = list_inputs(gt_dir, exclude=images_dir, what="GT folder")
     files = list_inputs(images_dir, exclude=gt_dir, what=f"{what} folder")

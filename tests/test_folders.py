@@ -77,3 +77,22 @@ def test_an_edited_input_is_refused_a_copied_or_touched_one_is_not(nets, tmp_pat
     (out / "b.png").unlink()  # once its output is gone, the edited input is simply done again
     assert _run("degrade", nets["degrade"], copy, out) == 0
     assert "degrade: 1 written, 1 skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["degrade", "sr", "sr-input", "eval-sr", "eval-gt"])
+def test_a_symbolic_link_loop_is_named_in_one_line(nets, tmp_path, capsys, command):
+    source = tmp_path / "images"
+    write_image(source / "a.png", _image(16, 16, 0))
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "other")
+    (tmp_path / "other").symlink_to(loop)
+    if command.startswith("eval"):
+        sr, gt = (loop, source) if command == "eval-sr" else (source, loop)
+        code = main(["eval", "--sr", str(sr), "--gt", str(gt), "--no-lpips"])
+    elif command == "sr-input":
+        code = _run("sr", nets["sr"], loop, tmp_path / "out")
+    else:
+        code = _run(command, nets[command], source, loop)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{str(loop)!r} is a symbolic link loop" in err

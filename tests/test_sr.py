@@ -259,3 +259,15 @@ def rrdb_checkpoint(folder: Path) -> Path:
     """An RRDBNet checkpoint whose outputs are not all black (seed 2)."""
     save_checkpoint(folder / "SR.pth", rrdbnet(seed=2), rrdb_options())
     return folder / "SR.pth"
+
+
+def test_a_discriminator_checkpoint_is_named_in_one_line(data, tmp_path, capsys):
+    from probdeg.archs.discriminator import FSDiscriminator
+
+    model = tmp_path / "D.pth"
+    save_checkpoint(model, FSDiscriminator(num_feat=8), {"type": "FSDiscriminator", "num_feat": 8})  # wavelet filter
+    assert main(["sr", "--model", str(model), "--input", str(data["lr"]), "--output", str(tmp_path / "sr"),
+                 "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"probdeg sr: error: {model}: cannot infer the scale")
+    assert not (tmp_path / "sr").exists()
