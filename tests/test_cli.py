@@ -21,6 +21,13 @@ def test_a_user_error_is_one_line_and_exit_code_2(capsys):
     assert err.startswith("probdeg summary: error:") and "blocks.9" in err and "Traceback" not in err
 
 
+def test_a_width_below_one_is_one_line_and_exit_code_2(capsys):
+    for arch in ("DeResnet", "StridedHAN"):
+        assert main(["summary", "--arch", arch, "--num-feat", "0"]) == 2
+        err = capsys.readouterr().err
+        assert err == "probdeg summary: error: --num-feat must be a positive integer, got 0\n"
+
+
 def test_console_entry_point_and_module_run():
     result = subprocess.run([sys.executable, "-m", "probdeg", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("probdeg 0.1.0")

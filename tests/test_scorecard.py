@@ -93,11 +93,23 @@ def test_labels_name_the_rows(task):
     ("missing folder", "does not exist"),
     ("unreadable checkpoint", "broken.pth"),
     ("not a generator", "is not a degradation generator"),
+    ("crop 7", "crop must be at least 64 HR pixels (16 LR pixels at scale 4), or 0 / None for whole images, got 7"),
+    ("crop -1", "crop must be at least 64 HR pixels"),
+    ("scale 3", "argument --scale: invalid choice: 3 (choose from 2, 4)"),
+    ("scale 2 of x4 generators", "scale 2 was asked for, but the generators are x4"),
 ])
 def test_bad_inputs_give_one_line_and_exit_2(task, tmp_path, capsys, case, expected):
-    args = {"missing folder": ["--model", str(task["root"] / "prob.pth"), "--real-lr", str(tmp_path / "nowhere")],
+    prob = str(task["root"] / "prob.pth")
+    args = {"missing folder": ["--model", prob, "--real-lr", str(tmp_path / "nowhere")],
             "unreadable checkpoint": ["--model", str(task["root"] / "broken.pth")],
-            "not a generator": ["--model", str(task["root"] / "sr.pth")]}[case]
+            "not a generator": ["--model", str(task["root"] / "sr.pth")],
+            "crop 7": ["--model", prob, "--crop", "7"], "crop -1": ["--crop", "-1"], "scale 3": ["--scale", "3"],
+            "scale 2 of x4 generators": ["--model", prob, "--scale", "2"]}[case]
+    if case == "scale 3":  # argparse's own refusal: its usage line, then the error
+        with pytest.raises(SystemExit) as exit_:
+            _run(task, *args, "--out", str(tmp_path / "card"))
+        assert exit_.value.code == 2 and expected in capsys.readouterr().err
+        return
     assert _run(task, *args, "--out", str(tmp_path / "card")) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err, err

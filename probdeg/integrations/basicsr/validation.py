@@ -219,6 +219,7 @@ class OptionValidator:
                     self.fail(f"logger:{key}", "missing; expected an integer >= 1")
         if model_type == "CollaborativeSRModel":
             self.collaborative(opt)
+            self.pretrained_sr(opt)
 
     def networks(self, opt: Mapping, model_type: Any) -> None:
         """The networks the model builds are there, and a ``scale`` / ``upscale`` they declare is the run's."""
@@ -230,6 +231,19 @@ class OptionValidator:
             for where, declared in _declared_scales(opt.get(key), key):
                 if is_int(declared) and is_int(scale) and declared != scale:
                     self.fail(where, f"{declared} disagrees with scale: {scale} (the run's; set both to one value)")
+
+    def pretrained_sr(self, opt: Mapping) -> None:
+        """A list under ``path:pretrain_network_sr`` holds one file per model (as CollaborativeSRModel counts them:
+        a list of networks, else ``num_models``, else one per ``degradations`` entry)."""
+        files = (opt.get("path") or {}).get("pretrain_network_sr")
+        if not isinstance(files, (list, tuple)):
+            return
+        nets = opt.get("network_sr")
+        models = len(nets) if isinstance(nets, (list, tuple)) else opt.get("num_models",
+                                                                              len(opt.get("degradations") or [1]))
+        if is_int(models) and len(files) != models:
+            self.fail("path:pretrain_network_sr", f"{len(files)} file(s) for {models} models: give one per model, "
+                                                  "or a single file for all")
 
     def datasets(self, opt: Mapping) -> None:
         datasets = self.section(opt, "datasets")
