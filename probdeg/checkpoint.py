@@ -9,6 +9,7 @@ A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)
 from __future__ import annotations
 
 import copy
+import io
 import pickle
 import struct
 from collections.abc import Mapping
@@ -45,8 +46,18 @@ def save_checkpoint(path: PathLike, net: nn.Module, network_options: Mapping[str
                            **dict(extra or {})}}
     if ema is not None:
         payload["params_ema"] = _weights(ema)
+    save_torch(payload, path)
+
+
+def save_torch(payload: Any, path: PathLike) -> None:
+    """``torch.save`` into ``path``, atomically. The payload is serialised in memory and written as a plain file, so a
+    full disk is an error naming ``path`` (:class:`probdeg.errors.DiskFullError`) with the old file kept, not
+    torch's ``unexpected pos`` from inside its zip writer.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _weights(net: nn.Module) -> dict:

@@ -7,6 +7,7 @@ networks. OpenCV does the decoding; it is imported inside the functions, so ``im
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ImageReadError, UserError
+from .errors import DiskFullError, ImageReadError, UserError
 
 __all__ = [
     "IMAGE_EXTENSIONS", "ImageReadError", "atomic_path", "decode_image", "file_digest", "image_to_tensor",
@@ -30,6 +31,9 @@ __all__ = [
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 PathLike = Union[str, os.PathLike]
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""The errors of a write that found no space (or no quota) left."""
 
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
@@ -255,6 +259,9 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
 
     Yields:
         The temporary path.
+
+    Raises:
+        DiskFullError: the disk (or the quota) was full, naming ``path``.
     """
     path = Path(path)
     try:
@@ -279,9 +286,11 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
         if path.is_dir():
             raise IsADirectoryError(f"cannot write {str(path)!r}: a folder of that name is in the way")
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             temp.unlink()
+        if isinstance(err, OSError) and err.errno in DISK_FULL:
+            raise DiskFullError(path) from None  # names the file asked for, not the hidden temporary
         raise
 
 

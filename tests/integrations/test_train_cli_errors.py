@@ -8,6 +8,9 @@ import pytest
 import yaml
 
 pytest.importorskip("probdeg.integrations.basicsr")
+from test_checkpoint import full_disk  # noqa: E402
+from test_reliability import quiet_basicsr_logger  # noqa: E402, F401 - the fixture of the in-process trainings
+
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[2] / "integrations" / "basicsr" / "options" / "tiny" / "deg_deresnet_det.yml"
@@ -154,6 +157,7 @@ def checkpoints(root) -> Path:
 
 
 @pytest.mark.parametrize("name, preset, change, expected", MISTAKES, ids=[m[0] for m in MISTAKES])
+@pytest.mark.usefixtures("quiet_basicsr_logger")  # trains in this process
 def test_option_mistakes_are_one_line_before_the_last_run_is_archived(checkpoints, monkeypatch, capsys, name, preset,
                                                                        change, expected):
     from probdeg.cli import main
@@ -177,3 +181,34 @@ def test_option_mistakes_are_one_line_before_the_last_run_is_archived(checkpoint
         assert "degradations[0]:generator: " in errors[0]
     assert sorted(p.name for p in (root / "experiments").iterdir() if p.name.startswith(opt["name"])) == [opt["name"]]
     assert (last_good / "models" / "net_g_latest.pth").read_bytes() == b"the last good run"
+
+
+@pytest.mark.usefixtures("quiet_basicsr_logger")  # trains in this process
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line_exit_2_and_keeps_the_last_one(tmp_path, monkeypatch,
+                                                                                        capsys):
+    from probdeg.archs import DeResnet
+    from probdeg.checkpoint import load_network
+    from probdeg.cli import main
+
+    make_sample_data(tmp_path / "datasets" / "sample", seed=0)
+    opt = yaml.safe_load(TINY.read_text())
+    opt["name"] = "full"
+    opt["network_g"].update(num_feat=8, num_blocks=1)
+    opt["network_d"]["num_feat"] = 8
+    opt["datasets"]["train"].update(crop_size=32, length=8)
+    opt.pop("val")
+    opt["train"].update(total_iter=4, scheduler={"type": "MultiStepLR", "milestones": [1000]})
+    opt["logger"].update(print_freq=1, save_checkpoint_freq=2)
+    (tmp_path / "opt.yml").write_text(yaml.safe_dump(opt))
+    monkeypatch.chdir(tmp_path)
+    full_disk(monkeypatch, when=lambda path: "net_g_4" in path.name)  # the second save of G finds the disk full
+    assert main(["train", "-opt", "opt.yml", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    models = tmp_path / "experiments" / "full" / "models"
+    assert err[-1] == (f"probdeg train: error: no space left on {str(models)!r} to write 'net_g_4.pth': free some "
+                       "space and run the command again (an earlier file of that name, if any, is kept)")
+    assert "Traceback" not in "\n".join(err)
+    assert sorted(p.name for p in models.iterdir()) == ["net_d_2.pth", "net_g_2.pth"]  # no temporary left
+    monkeypatch.undo()
+    assert isinstance(load_network(models / "net_g_2.pth"), DeResnet)
+    assert (tmp_path / "experiments" / "full" / "training_states" / "2.state").is_file()

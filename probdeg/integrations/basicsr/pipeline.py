@@ -11,7 +11,6 @@ import datetime
 import logging
 import logging.handlers
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -180,9 +179,6 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     for handler in logger.handlers:
         if type(handler) is logging.StreamHandler:
             handler.setLevel(logging.INFO if console_log else logging.WARNING)
-            # BasicSR made the handler once per process, on the stderr of then; a later run in the same process
-            # (the demo, tests) may have another one. Assigned, not setStream: that flushes the old, maybe closed.
-            handler.stream = sys.stderr
     # The data and the model first: the datasets, nets, pretrained weights, generator checkpoints, optimisers and
     # schedulers are checked as they are built, so a mistake found there archives no earlier run. What they log
     # meanwhile goes to the log file once that exists.

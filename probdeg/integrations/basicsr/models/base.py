@@ -13,9 +13,8 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from torch.nn.parallel import DistributedDataParallel
 
-from ....checkpoint import save_checkpoint
+from ....checkpoint import save_checkpoint, save_torch
 from ....errors import NonFiniteLossError, UserError
-from ....io import atomic_path
 from ..rng import capture_rng_state, restore_rng_state
 
 __all__ = ["ProbdegBaseModel", "linear_decay"]
@@ -95,8 +94,7 @@ class ProbdegBaseModel(BaseModel):
         state = {"epoch": epoch, "iter": current_iter, "epoch_batches": int(self.epoch_batches),
                  "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers], "rng": rng}
-        with atomic_path(os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
-            torch.save(state, tmp)
+        save_torch(state, os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state"))
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)
