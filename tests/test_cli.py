@@ -43,3 +43,26 @@ def test_ctrl_c_is_one_line_that_says_how_to_resume(monkeypatch, capsys):
     assert main(["summary", "--arch", "DeResnet"]) == 130
     err = capsys.readouterr().err
     assert "interrupted; the same command resumes" in err and "Traceback" not in err
+
+
+def test_dependency_warnings_are_not_printed_as_probdeg_s_own(capsys):
+    import warnings
+
+    import probdeg.folders
+    from probdeg.cli.common import warnings_as_lines
+
+    scipy = "/venv/lib/python3.11/site-packages/scipy/ndimage/filters.py"
+    with warnings_as_lines("sr"):
+        warnings.warn_explicit("skipped 'a.png': empty", UserWarning, probdeg.folders.__file__, 1)
+        warnings.warn_explicit("Please import `convolve` from `scipy.ndimage`", DeprecationWarning, scipy, 5)
+        warnings.warn_explicit("a pickle protocol note", UserWarning, "/venv/lib/site-packages/torch/serialization.py",
+                               9)
+    assert capsys.readouterr().err.splitlines() == ["probdeg sr: warning: skipped 'a.png': empty",
+                                                    "probdeg sr: warning from torch: a pickle protocol note"]
+
+
+def test_sample_data_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["sample-data", "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == (f"probdeg sample-data: error: --out {str(tmp_path / 'file')!r} is a file; give "
+                                       "a folder (it is made if missing)\n")

@@ -317,3 +317,10 @@ def test_outputs_of_overflowing_weights_are_not_written_each_image_named_with_th
     assert len(lines) == len(HR_SIZES) and all(repr(str(model)) in line and "NaN or infinite" in line for line in lines)
     assert all(any(repr(str(data["hr"] / name)) in line for line in lines) for name in HR_SIZES)
     assert f"0 written, 0 skipped, {len(HR_SIZES)} failed" in captured.out and not outputs(tmp_path / "lr")
+
+
+def test_real_lr_without_jpeg_auto_is_refused_not_ignored(data, tmp_path, capsys):
+    assert main(["degrade", "--model", str(data["model"]), "--input", str(data["hr"]), "--output", str(tmp_path / "lr"),
+                 "--real-lr", str(data["hr"]), "--no-progress"]) == 2
+    assert "--real-lr is read by --jpeg auto only" in capsys.readouterr().err
+    assert not (tmp_path / "lr").exists()

@@ -54,13 +54,16 @@ def _quality_range(text: str) -> Union[tuple[int, int], str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..degrade import degrade_folder
+    from ..errors import UserError
     from .common import basicsr_archs, resolve_device, run_folder_job
 
+    if args.real_lr is not None and args.jpeg != "auto":
+        raise UserError("--real-lr is read by --jpeg auto only: add --jpeg auto (JPEG-compress the LR to match the "
+                        "real LR's blocking), or leave --real-lr out")
     device = resolve_device(args.device)
     jpeg = args.jpeg
     if jpeg == "auto":
         from ..degrade import matching_jpeg
-        from ..errors import UserError
 
         if args.real_lr is None:
             raise UserError("--jpeg auto needs --real-lr DIR: the real LR images whose JPEG blocking to match")
