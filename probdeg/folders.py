@@ -353,7 +353,8 @@ class FolderJob:
 
         def on_tile() -> None:
             done[0] += 1
-            self.bar.set_postfix_str(f"tile {done[0]}/{total}" if done[0] < total else "", refresh=False)
+            # Refreshed now: the bar moves only between images, and one large image may take minutes.
+            self.bar.set_postfix_str(f"tile {done[0]}/{total}" if done[0] < total else "", refresh=True)
 
         return on_tile
 

@@ -95,8 +95,8 @@ class OutputCheck:
             if nonfinite:
                 out.append(f"an output with {nonfinite} of {self.values} values NaN or infinite")
             elif far > self.values // 2:
-                out.append(f"a saturated output, {far} of {self.values} values far outside [0, 1] (it would be "
-                           "written flat black or white)")
+                out.append(f"a saturated output, {far} of {self.values} values far outside [0, 1], that would be "
+                           "written flat black or white")
             else:
                 out.append(None)
         return out

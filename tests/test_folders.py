@@ -96,3 +96,21 @@ def test_a_symbolic_link_loop_is_named_in_one_line(nets, tmp_path, capsys, comma
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert f"{str(loop)!r} is a symbolic link loop" in err
+
+
+def test_the_tiles_of_one_large_image_show_on_the_bar_as_they_are_done(tmp_path):
+    import io
+
+    from tqdm import tqdm
+
+    from probdeg.folders import FolderJob, plan_outputs
+
+    write_image(tmp_path / "in" / "big.png", _image(8, 8, 0))
+    job = FolderJob(plan_outputs(tmp_path / "in", tmp_path / "out"), tmp_path / "out", command="sr", settings={})
+    shown = io.StringIO()
+    job.bar = tqdm(total=1, file=shown, mininterval=0, disable=False)
+    on_tile = job.tiles(3)
+    on_tile()
+    assert "tile 1/3" in shown.getvalue()  # before the image is done, not only when the bar next moves
+    on_tile()
+    assert "tile 2/3" in shown.getvalue()
