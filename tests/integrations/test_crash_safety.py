@@ -76,6 +76,7 @@ def test_a_crash_during_a_save_leaves_the_previous_checkpoint_loadable(tmp_path,
         net.weight.add_(1)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(target, net, {"type": "DeResnet"})
+    monkeypatch.undo()
     after = load_checkpoint(target)
     assert torch.equal(after["params"]["weight"], before["params"]["weight"])
     assert [p.name for p in tmp_path.iterdir()] == ["net_g_latest.pth"]
