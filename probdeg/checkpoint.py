@@ -9,8 +9,9 @@ A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)
 from __future__ import annotations
 
 import copy
-import hashlib
+import io
 import pickle
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -20,7 +21,7 @@ from torch import nn
 
 from . import __version__
 from .errors import UserError
-from .io import atomic_path
+from .io import atomic_path, file_digest  # noqa: F401 - file_digest re-exported (its old home)
 from .registry import Resolve, build_network
 
 PathLike = Union[str, Path]
@@ -45,23 +46,24 @@ def save_checkpoint(path: PathLike, net: nn.Module, network_options: Mapping[str
                            **dict(extra or {})}}
     if ema is not None:
         payload["params_ema"] = _weights(ema)
+    save_torch(payload, path)
+
+
+def save_torch(payload: Any, path: PathLike) -> None:
+    """``torch.save`` into ``path``, atomically. The payload is serialised in memory and written as a plain file, so a
+    full disk is an error naming ``path`` (:class:`probdeg.errors.DiskFullError`) with the old file kept, not
+    torch's ``unexpected pos`` from inside its zip writer.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _weights(net: nn.Module) -> dict:
     net = getattr(net, "module", net)
     net = getattr(net, "_orig_mod", net)
     return {key: value.detach().cpu() for key, value in net.state_dict().items()}
-
-
-def file_digest(path: PathLike) -> str:
-    """The SHA-256 of a file (hex): what a folder's manifest records of the checkpoints that made it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_checkpoint(path: PathLike) -> dict:
@@ -82,7 +84,7 @@ def load_checkpoint(path: PathLike) -> dict:
     except pickle.UnpicklingError as err:
         raise UserError(f"{path} is not a plain checkpoint (tensors, numbers, strings, dicts); it was refused "
                         f"unread because unpickling it could run code: {_first_line(err)}") from err
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
+    except (RuntimeError, EOFError, ValueError, OSError, struct.error) as err:
         raise UserError(f"{path} is not a readable PyTorch checkpoint (truncated or another format?): "
                         f"{_first_line(err)}") from err
 

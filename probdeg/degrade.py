@@ -27,7 +27,7 @@ from .filters import bicubic_downscale
 from .injection import NoiseInjection
 from .noise_field import Window, position_keyed_noise, sample_seed, stable_seed
 from .registry import Resolve
-from .tiling import run_tiled
+from .tiling import OutputCheck, run_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -118,6 +118,7 @@ def check_tiling(scale: int, tile: Optional[int], overlap: int) -> None:
 def degrade_batch(
     G: nn.Module, hr: Tensor, seeds: Sequence[int], *, scale: int, tile: Optional[int] = None,
     overlap: int = DEFAULT_OVERLAP, mode: str = "random", on_tile: Optional[Callable[[], None]] = None,
+    check: Optional[OutputCheck] = None,
 ) -> Tensor:
     """Run ``G`` on a batch of HR images, item ``i`` with the noise of ``seeds[i]``, tiled when asked.
 
@@ -130,6 +131,8 @@ def degrade_batch(
         overlap: HR pixels of context on every side of a tile (a multiple of ``scale``).
         mode: ``"random"`` samples the latents, ``"mean"`` uses their means (eps = 0).
         on_tile: called after each tile (progress inside a large image).
+        check: counts, per image, the output values that are NaN, infinite or far outside [0, 1] before the clamp
+            (see :class:`probdeg.tiling.OutputCheck`).
 
     Returns:
         The LR images, clamped to [0, 1].
@@ -160,7 +163,8 @@ def degrade_batch(
                                 f"{expected} for scale {scale}")
             return out
 
-        return run_tiled(forward, hr, tile=tile, overlap=overlap, down=scale, on_tile=on_tile).clamp_(0, 1)
+        return run_tiled(forward, hr, tile=tile, overlap=overlap, down=scale, on_tile=on_tile,
+                         check=check).clamp_(0, 1)
 
 
 def degrade_image(
@@ -257,6 +261,7 @@ def sample_grid(
 @dataclass
 class _Pending:
     key: str
+    path: Path
     image: Tensor  # (3, H, W), cropped to the scale
     outputs: list[tuple[int, Path]] = field(default_factory=list)  # (sample index, file) still to write
 
@@ -414,6 +419,7 @@ def degrade_folder(
     if jpeg is not None:  # only when set: folders made before the option keep their settings
         settings["jpeg"] = [int(jpeg[0]), int(jpeg[1])]
     pending: dict[tuple[int, int], list[_Pending]] = {}
+    failed: set[str] = set()  # inputs whose output was not usable: none of their samples is kept
 
     with FolderJob(plan, output_dir, command="degrade", settings=settings, overwrite=overwrite,
                    progress=progress) as job:
@@ -425,14 +431,26 @@ def degrade_folder(
             for start in range(0, len(items), batch):  # at most `batch` images or samples per forward
                 chunk = items[start:start + batch]
                 hr = torch.stack([entry.image for entry, _, _ in chunk]).to(device)
+                check = OutputCheck()
                 with memory_hint(f"{what} ({width}x{height} HR pixels)", tile):
                     lr = degrade_batch(G, hr, [sample_seed(seed, entry.key, k) for entry, k, _ in chunk], scale=scale,
-                                       tile=tile, overlap=overlap, on_tile=on_tile)
-                for (entry, k, target), image in zip(chunk, lr):
+                                       tile=tile, overlap=overlap, on_tile=on_tile, check=check)
+                for (entry, k, target), image, problem in zip(chunk, lr, check.problems()):
+                    if entry.key in failed:
+                        continue
+                    if problem is not None:  # none of its samples is kept: remove those written already
+                        failed.add(entry.key)
+                        done = [path for _, path in entry.outputs if path.is_file()]
+                        for path in done:
+                            path.unlink()
+                        job.wrote(-len(done))
+                        job.fail(entry.path, f"the model {str(model_path)!r} gave {problem} (overflowing weights?); "
+                                             "nothing written for it")
+                        continue
                     if jpeg is not None:
                         image = compress(image.permute(1, 2, 0).cpu().numpy(), _jpeg_quality(seed, entry.key, k, jpeg))
                     write_image(target, image)
-                job.wrote(len(chunk))
+                    job.wrote(1)
             job.advance(len(group))
 
         for item, missing in job.pending():
@@ -441,7 +459,7 @@ def degrade_folder(
                 continue
             size = (image.shape[-2], image.shape[-1])
             group = pending.setdefault(size, [])
-            group.append(_Pending(item.key, image, missing))
+            group.append(_Pending(item.key, item.path, image, missing))
             if len(group) >= batch:
                 run(pending.pop(size))
             elif sum(len(g) for g in pending.values()) > 4 * batch:

@@ -40,5 +40,21 @@ class ImageReadError(UserError):
         return f"cannot read image {str(self.path)!r}: {self.reason}"
 
 
+class DiskFullError(UserError):
+    """A write that found no space left (or the user's quota spent); the file it was to replace is kept.
+
+    Attributes:
+        path: the file that could not be written.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike]) -> None:
+        super().__init__(path)
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return (f"no space left on {str(self.path.parent)!r} to write {self.path.name!r}: free some space and run the "
+                "command again (an earlier file of that name, if any, is kept)")
+
+
 class NonFiniteLossError(ProbdegError, RuntimeError):
     """Too many consecutive training steps had a NaN or Inf loss."""

@@ -39,20 +39,24 @@ def haar_dwt(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     discriminator trained there sees its channels in the same order. For a 2x2 block ``[[a, b], [c, d]]``
     (rows along H): ``LL = (a+b+c+d)/2``, ``LH = (a+b-c-d)/2``, ``HL = (a-b+c-d)/2``, ``HH = (a-b-c+d)/2``.
 
+    Any height and width: an odd one is cropped, its last row (or column) left out, so every band covers whole
+    2x2 blocks (cropping, unlike padding, adds no made-up edge to the detail bands).
+
     Args:
-        x: image or feature batch with even height and width.
+        x: image or feature batch, at least 2x2.
 
     Returns:
-        ``(LL, LH, HL, HH)``. The transform is orthonormal: the bands hold exactly the input's energy.
+        ``(LL, LH, HL, HH)``. The transform is orthonormal: the bands hold exactly the energy of the (cropped) input.
 
     Shape:
-        x: (B, C, H, W) -> each band (B, C, H/2, W/2).
+        x: (B, C, H, W) -> each band (B, C, H // 2, W // 2).
     """
     if x.dim() != 4:
         raise ValueError(f"haar_dwt expects a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
-    if h % 2 or w % 2:
-        raise ValueError(f"haar_dwt needs an even height and width, got {h}x{w}; crop or pad the input first")
+    if h < 2 or w < 2:
+        raise ValueError(f"haar_dwt needs an image of at least 2x2 pixels, got {h}x{w}")
+    x = x[..., : h - h % 2, : w - w % 2]
     blocks = rearrange(x, "b c (h p) (w q) -> b c h w p q", p=2, q=2)
     a, b = blocks[..., 0, 0], blocks[..., 0, 1]
     c, d = blocks[..., 1, 0], blocks[..., 1, 1]
@@ -139,7 +143,7 @@ class HighPass(_SpatialFilter):
     """High-frequency part of an image, mapped from [-1, 1] to [0, 1] by ``0.5 * x + 0.5``.
 
     - ``"wavelet"``: the three Haar detail bands (LH, HL, HH), each mapped, concatenated band-major
-      (3C channels at half resolution). Needs even H and W.
+      (3C channels at half resolution); an odd H or W loses its last row or column (see :func:`haar_dwt`).
     - ``"avg_pool"``: ``x - AvgPool_k(x)``, mapped.
     - ``"gau"``: ``x - Gaussian_k(x)`` with sigma = k/6, mapped.
 
@@ -160,7 +164,7 @@ class HighPass(_SpatialFilter):
         The mapped high-pass image; a flat input gives 0.5.
 
     Shape:
-        (B, C, H, W) -> (B, 3C, H/2, W/2) for ``wavelet``; (B, C, H, W) for ``same``;
+        (B, C, H, W) -> (B, 3C, H // 2, W // 2) for ``wavelet``; (B, C, H, W) for ``same``;
         (B, C, H-k+1, W-k+1) for ``valid``.
     """
 
@@ -203,7 +207,8 @@ class LowPass(_SpatialFilter):
         The low-pass image, in the input's value range.
 
     Shape:
-        (B, C, H, W) -> (B, C, H/2, W/2) for ``wavelet``; (B, C, H, W) for ``same``;
+        (B, C, H, W) -> (B, C, H // 2, W // 2) for ``wavelet`` (an odd last row / column left out);
+        (B, C, H, W) for ``same``;
         (B, C, H-k+1, W-k+1) for ``valid``.
     """
 

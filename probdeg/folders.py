@@ -18,13 +18,27 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, TypeVar, Union
 
 from .errors import ImageReadError, UserError
-from .io import list_images
+from .io import file_digest, list_images
 
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
 
 LIST_LIMIT = 20
 """How many files a message lists before it says how many more there are."""
+
+
+def resolved(path: PathLike, what: str = "folder") -> Path:
+    """``path`` made absolute with its symbolic links followed.
+
+    Raises:
+        UserError: the links loop (``a -> b -> a``), naming ``path``.
+    """
+    try:
+        return Path(path).resolve()
+    except RuntimeError:  # Python 3.11-3.12 (3.13 raises OSError ELOOP)
+        raise UserError(f"the {what} {str(path)!r} is a symbolic link loop: point it at a real folder") from None
+    except OSError as err:
+        raise UserError(f"the {what} {str(path)!r} cannot be resolved: {err.strerror or err}") from None
 
 
 def is_within(path: Path, folder: Path) -> bool:
@@ -35,6 +49,7 @@ def is_within(path: Path, folder: Path) -> bool:
 def require_folder(folder: Path, what: str = "input folder") -> None:
     """Raise FileNotFoundError / UserError unless ``folder`` is an existing folder."""
     if not folder.exists():
+        resolved(folder, what)  # a symbolic link loop is named as one
         raise FileNotFoundError(f"{what} {str(folder)!r} does not exist")
     if not folder.is_dir():
         raise UserError(f"{what} {str(folder)!r} is not a folder")
@@ -69,9 +84,9 @@ def list_inputs(input_dir: PathLike, *, exclude: Optional[PathLike] = None, what
         raise UserError(f"{what}: {err}") from None
     if exclude is None:
         return images
-    in_root, out_root = input_dir.resolve(), Path(exclude).resolve()
+    in_root, out_root = resolved(input_dir, what), resolved(exclude)
     return [path for path in images if not (is_within(in_root / path.relative_to(input_dir), out_root)
-                                            or is_within(path.resolve(), out_root))]
+                                            or is_within(resolved(path, "image"), out_root))]
 
 
 def output_names(relative: Path, samples: int, *, suffix: str = "", ext: str = ".png") -> list[Path]:
@@ -135,12 +150,12 @@ def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, wh
         require_folder(input_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"the output folder {str(output_dir)!r} is a file; give a folder")
-    out_root = output_dir.resolve()
+    out_root = resolved(output_dir, "output folder")
     if single and (output_dir / output_names(Path(inputs[0].name), samples, suffix=suffix, ext=ext)[0]).resolve() \
             == inputs[0].resolve():
         raise UserError(f"the output would overwrite the input {str(inputs[0])!r}: choose another output folder or "
                         "a --suffix")
-    if not single and is_within(input_dir.resolve(), out_root):
+    if not single and is_within(resolved(input_dir, "input folder"), out_root):
         raise UserError(f"the output folder {str(output_dir)!r} is or contains the input folder {str(input_dir)!r}: "
                         f"write the {what} to a folder of their own (inside the input folder is fine)")
     plan = []
@@ -151,7 +166,7 @@ def plan_outputs(input_dir: PathLike, output_dir: PathLike, samples: int = 1, wh
         outputs = []
         for name in output_names(relative, samples, suffix=suffix, ext=ext):
             target = output_dir / name
-            if not is_within(target.parent.resolve() / target.name, out_root):
+            if not is_within(resolved(target.parent, "output folder") / target.name, out_root):
                 raise UserError(f"refusing to write {str(target)!r}: it resolves outside the output folder "
                                 f"{str(output_dir)!r} (a symbolic link?)")
             if target in claimed:
@@ -180,7 +195,11 @@ class FolderJob:
     (:data:`MANIFEST`) with ``settings``: a folder made with other settings (another model, seed, tiling,
     probdeg version, ...) is refused with one line naming what differs, unless ``overwrite`` (then its outputs of
     these inputs are deleted first). A folder without a manifest that already holds some of the outputs is refused
-    likewise. The manifest is written (atomically) before any output::
+    likewise. The manifest also records each input (its path, size, modification time and SHA-256): an output made
+    from an input that has changed since (an edited image, another input folder with the same file names) is
+    refused the same way, unless ``overwrite``. A file whose path, size and time are unchanged is not hashed again;
+    a copied or touched file with the same content counts as unchanged. The manifest is written (atomically) before
+    any output::
 
         with FolderJob(plan, output_dir, command="sr", settings={...}, progress=True) as job:
             for item, missing in job.pending():
@@ -250,6 +269,9 @@ class FolderJob:
             found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         except (OSError, ValueError):
             found = {}  # unreadable: treated as other settings
+        if not isinstance(found, (dict, type(None))):
+            found = {}
+        recorded = found.pop("inputs", {}) if found is not None else {}
         made = [t for item in self.plan for t in item.outputs if t.exists()]
         if found is None and made and not self.overwrite:
             raise UserError(f"{str(self.output_dir)!r} already holds {len(made)} of the images to write, but no "
@@ -262,11 +284,41 @@ class FolderJob:
                 raise UserError(f"{str(self.output_dir)!r} holds the output of other settings "
                                 f"({'; '.join(differences)}): choose another output folder, or pass --overwrite to "
                                 "replace it")
+            recorded = {}
+        inputs, changed = self._input_records(recorded if isinstance(recorded, dict) else {})
+        if changed and not self.overwrite:
+            raise UserError(f"{str(self.output_dir)!r} holds outputs of {len(changed)} input(s) that have changed "
+                            f"since they were made: {listing(changed)}: choose another output folder, or pass "
+                            "--overwrite to redo them")
         if self.overwrite:
             self._remove_outputs()
-        if found != wanted:
+        wanted["inputs"] = inputs
+        if found is None or {**found, "inputs": recorded} != wanted:
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+
+    def _input_records(self, recorded: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """What identifies each input now (``recorded`` ones kept), and the inputs whose outputs exist but were made
+        from another file (``'<key>' (was <path>, now <path>)``)."""
+        inputs = dict(recorded)
+        changed = []
+        for item in self.plan:
+            try:
+                stat = item.path.stat()
+            except OSError:
+                continue  # reading it will say what is wrong
+            now = {"path": str(item.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            old = recorded.get(item.key)
+            same_file = isinstance(old, dict) and all(old.get(k) == v for k, v in now.items())
+            try:
+                now["sha256"] = old["sha256"] if same_file else file_digest(item.path)
+            except OSError:
+                continue
+            if isinstance(old, dict) and old.get("sha256") != now["sha256"] and any(t.exists() for t in item.outputs):
+                changed.append(f"{item.key!r} (was {old.get('path')!r}, {old.get('size')} bytes; now {now['path']!r}, "
+                               f"{now['size']} bytes)")
+            inputs[item.key] = now
+        return inputs, changed
 
     def _remove_outputs(self) -> None:
         """Delete what any earlier run wrote for these inputs: ``<stem>.png``, ``<stem>_s<k>.png`` and the outputs
@@ -297,12 +349,15 @@ class FolderJob:
         try:
             return reader(item.path)
         except (ImageReadError, OSError) as err:
-            self.counts["failed"] += 1
-            self.counts["failures"].append(str(err))
-            warnings.warn(f"skipped {str(item.path)!r}: {err.reason if isinstance(err, ImageReadError) else err}",
-                          stacklevel=2)
+            self.fail(item.path, err.reason if isinstance(err, ImageReadError) else str(err), message=str(err))
             self.advance()
             return None
+
+    def fail(self, path: Path, reason: str, *, message: Optional[str] = None) -> None:
+        """Count the input ``path`` as failed (nothing written for it), with one warning ``skipped 'PATH': reason``."""
+        self.counts["failed"] += 1
+        self.counts["failures"].append(message or f"{path}: {reason}")
+        warnings.warn(f"skipped {str(path)!r}: {reason}", stacklevel=3)
 
     def tiles(self, total: int) -> Optional[Callable[[], None]]:
         """A callback for the tiles of one large image: the bar shows ``tile k/total`` while it runs."""
@@ -312,7 +367,8 @@ class FolderJob:
 
         def on_tile() -> None:
             done[0] += 1
-            self.bar.set_postfix_str(f"tile {done[0]}/{total}" if done[0] < total else "", refresh=False)
+            # Refreshed now: the bar moves only between images, and one large image may take minutes.
+            self.bar.set_postfix_str(f"tile {done[0]}/{total}" if done[0] < total else "", refresh=True)
 
         return on_tile
 
@@ -421,7 +477,7 @@ def match_images(images_dir: PathLike, gt_dir: PathLike, *, what: str = "SR") ->
         UserError: a folder holds no image, both are the same folder, or two GT files differ by extension only.
     """
     images_dir, gt_dir = Path(images_dir), Path(gt_dir)
-    if images_dir.exists() and gt_dir.exists() and images_dir.resolve() == gt_dir.resolve():
+    if resolved(images_dir, f"{what} folder") == resolved(gt_dir, "GT folder") and gt_dir.exists():
         raise UserError(f"the {what} and GT folders are the same folder {str(gt_dir)!r}")
     gt_files = list_inputs(gt_dir, exclude=images_dir, what="GT folder")
     files = list_inputs(images_dir, exclude=gt_dir, what=f"{what} folder")

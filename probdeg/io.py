@@ -7,6 +7,8 @@ networks. OpenCV does the decoding; it is imported inside the functions, so ``im
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import re
 import secrets
@@ -18,17 +20,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ImageReadError, UserError
+from .errors import DiskFullError, ImageReadError, UserError
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "ImageReadError", "StoredImage", "atomic_path", "decode_image", "image_to_tensor",
-    "is_temporary", "list_images", "read_image", "read_stored_image", "remove_temporaries", "tensor_to_image",
-    "to_unit_float", "WRITE_FORMATS", "write_image", "write_image_array", "write_image_uint8",
+    "IMAGE_EXTENSIONS", "ImageReadError", "StoredImage", "atomic_path", "decode_image", "file_digest",
+    "image_to_tensor", "is_temporary", "list_images", "read_image", "read_stored_image", "remove_temporaries",
+    "tensor_to_image", "to_unit_float", "WRITE_FORMATS", "write_image", "write_image_array", "write_image_uint8",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 PathLike = Union[str, os.PathLike]
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""The errors of a write that found no space (or no quota) left."""
 
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
@@ -214,8 +219,9 @@ def read_image(path: PathLike) -> np.ndarray:
     """Read an image as float32 RGB in [0, 1].
 
     Grayscale is repeated to three channels; alpha is dropped (the stored colour is kept as is, not composited);
-    16-bit images are divided by 65535 and 8-bit ones by 255; float TIFFs are clipped to [0, 1]. EXIF orientation
-    is applied. Paths may hold any unicode character or spaces.
+    16-bit images are divided by 65535 and 8-bit ones by 255; float TIFFs are clipped to [0, 1], and refused when a
+    pixel is NaN or infinite (a net would spread it over its receptive field). EXIF orientation is applied. Paths may
+    hold any unicode character or spaces.
 
     Args:
         path: the image file.
@@ -225,12 +231,31 @@ def read_image(path: PathLike) -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ImageReadError: the file is empty, corrupt or truncated, not an image, or has an unsupported layout.
+        ImageReadError: the file is empty, corrupt or truncated, not an image, has an unsupported layout, or holds
+            NaN or infinite values.
 
     Shape:
         Output: (H, W, 3).
     """
-    return np.ascontiguousarray(to_unit_float(decode_image(path)))
+    return np.ascontiguousarray(to_unit_float(_finite(decode_image(path), path)))
+
+
+def _finite(image: np.ndarray, path: PathLike) -> np.ndarray:
+    """``image``, or :class:`ImageReadError` when a float image holds NaN or infinite values."""
+    if np.issubdtype(image.dtype, np.floating):
+        bad = int(image.size - np.isfinite(image).sum())
+        if bad:
+            raise ImageReadError(path, f"{bad} of its {image.size} values are NaN or infinite")
+    return image
+
+
+def file_digest(path: PathLike) -> str:
+    """The SHA-256 of a file (hex): what a folder's manifest records of the checkpoints and the inputs that made it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class StoredImage(NamedTuple):
@@ -282,6 +307,7 @@ def read_stored_image(path: PathLike) -> StoredImage:
 
     path = Path(path)
     data, stored = _decode_stored(path)
+    stored = _finite(stored, path)
     alpha = None
     if path.suffix.lower() in _ALPHA_FORMATS and (path.suffix.lower() != ".png" or _png_has_alpha(data)):
         # A second decode for the alpha alone (IMREAD_UNCHANGED ignores EXIF orientation, so it is not used for colour)
@@ -308,6 +334,9 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
 
     Yields:
         The temporary path.
+
+    Raises:
+        DiskFullError: the disk (or the quota) was full, naming ``path``.
     """
     path = Path(path)
     try:
@@ -332,9 +361,11 @@ def atomic_path(path: PathLike, *, fsync: bool = False) -> Iterator[Path]:
         if path.is_dir():
             raise IsADirectoryError(f"cannot write {str(path)!r}: a folder of that name is in the way")
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             temp.unlink()
+        if isinstance(err, OSError) and err.errno in DISK_FULL:
+            raise DiskFullError(path) from None  # names the file asked for, not the hidden temporary
         raise
 
 

@@ -26,7 +26,7 @@ from .io import WRITE_FORMATS, FormatCapacity, StoredImage, image_to_tensor, rea
 from .noise_field import Window
 from .registry import Resolve
 from .sr_models import load_sr_net
-from .tiling import INTEGER_RANGES, run_tiled
+from .tiling import INTEGER_RANGES, OutputCheck, run_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -196,7 +196,7 @@ def _ensemble_forward(nets: Sequence[nn.Module], x: Tensor, info: SRNetInfo) -> 
 def super_resolve(
     models: Union[nn.Module, Sequence[nn.Module]], lr: Tensor, *, tile: Optional[int] = None,
     tile_pad: int = DEFAULT_TILE_PAD, info: Optional[SRNetInfo] = None, out_dtype: torch.dtype = torch.float32,
-    on_tile: Optional[Callable[[], None]] = None,
+    on_tile: Optional[Callable[[], None]] = None, check: Optional[OutputCheck] = None,
 ) -> Tensor:
     """The clamped ensemble mean of ``models`` on ``lr``, tiled when asked.
 
@@ -210,6 +210,8 @@ def super_resolve(
         out_dtype: ``torch.uint8`` (``torch.uint16``) gives the output as an 8-bit (16-bit) image would hold it, tile
             by tile, on the CPU (no float copy of the whole output is ever made); else floats on ``lr``'s device.
         on_tile: called after each tile (progress inside a large image).
+        check: counts, per image, the output values that are NaN, infinite or far outside [0, 1] before the clamp
+            (see :class:`probdeg.tiling.OutputCheck`).
 
     Returns:
         The SR images, clamped to [0, 1] (or 0-255 for uint8).
@@ -241,7 +243,8 @@ def super_resolve(
         return _ensemble_forward(nets, piece, info)
 
     with torch.inference_mode():
-        result = run_tiled(forward, lr, tile=tile, overlap=tile_pad, up=info.scale, out=out, on_tile=on_tile)
+        result = run_tiled(forward, lr, tile=tile, overlap=tile_pad, up=info.scale, out=out, on_tile=on_tile,
+                           check=check)
         if result.dtype not in INTEGER_RANGES:
             result = result.clamp_(0, 1)
     return result[0] if single else result
@@ -293,6 +296,7 @@ def upscale_stored(
     nets: Sequence[nn.Module], image: StoredImage, info: SRNetInfo, capacity: FormatCapacity, *,
     device: Union[str, torch.device] = "cpu", tile: Optional[int] = None, tile_pad: int = DEFAULT_TILE_PAD,
     outscale: Optional[float] = None, on_tile: Optional[Callable[[], None]] = None,
+    check: Optional[OutputCheck] = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Super-resolve a stored image keeping its layout where the output format can hold it, as Real-ESRGAN does.
 
@@ -305,7 +309,7 @@ def upscale_stored(
         image: the LR image as read by :func:`probdeg.io.read_stored_image`.
         info: the nets' scale and input multiple.
         capacity: what the output format holds; a layout it cannot hold is dropped and named in the result.
-        device, tile, tile_pad, on_tile: as :func:`super_resolve`.
+        device, tile, tile_pad, on_tile, check: as :func:`super_resolve` (``check`` sees the colour and the alpha).
         outscale: the final enlargement; ``None``: the nets' scale.
 
     Returns:
@@ -323,7 +327,7 @@ def upscale_stored(
 
     def run(rgb: np.ndarray, tiles: Optional[Callable[[], None]]) -> np.ndarray:
         return _as_pixels(super_resolve(nets, image_to_tensor(rgb).to(device), tile=tile, tile_pad=tile_pad,
-                                        info=info, out_dtype=dtype, on_tile=tiles))
+                                        info=info, out_dtype=dtype, on_tile=tiles, check=check))
 
     pixels = run(image.rgb, on_tile)
     if image.gray:
@@ -407,6 +411,7 @@ def sr_folder(
               "half": half or None}
     settings.update({key: value for key, value in chosen.items() if value is not None})  # old manifests still match
     dropped: dict[str, list[str]] = {}
+    model_names = ("the model " if len(paths) == 1 else "the models ") + ", ".join(repr(str(p)) for p in paths)
     with FolderJob(plan, output_dir, command="sr", settings=settings, overwrite=overwrite, progress=progress) as job:
         for item, missing in job.pending():
             image = job.read(item, read_stored_image)
@@ -414,11 +419,17 @@ def sr_folder(
                 continue
             height, width = image.rgb.shape[:2]
             target = missing[0][1]
+            check = OutputCheck()
             with memory_hint(f"{str(item.path)!r} ({width}x{height} LR pixels)", tile):
                 pixels, lost = upscale_stored(nets, image, info, WRITE_FORMATS[target.suffix.lower()],
                                               device=device, tile=tile, tile_pad=tile_pad, outscale=outscale,
-                                              on_tile=job.tiles(count_tiles(height, width, tile)))
-                write_image_array(target, pixels)
+                                              on_tile=job.tiles(count_tiles(height, width, tile)), check=check)
+            problem = check.problems()[0]
+            if problem is not None:
+                job.fail(item.path, f"{model_names} gave {problem} (overflowing weights?); nothing written for it")
+                job.advance()
+                continue
+            write_image_array(target, pixels)  # outside the tile hint: running out of memory here is not the tiles'
             for what in lost:
                 dropped.setdefault(what, []).append(str(item.path))
             job.wrote(1)

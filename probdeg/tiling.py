@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional
 
 import torch
@@ -58,8 +59,56 @@ def quantise(image: Tensor, dtype: torch.dtype = torch.uint8) -> Tensor:
     return image.clamp(0, 1).mul(INTEGER_RANGES[dtype]).round().to(dtype)
 
 
+SATURATION_MARGIN = 1.0
+"""A raw output value more than this outside [0, 1] is far out of the image range (see :class:`OutputCheck`)."""
+
+
+@dataclass
+class OutputCheck:
+    """Counts, per image of a batch, the raw output values (before clamping) that are NaN or infinite, and those more
+    than :data:`SATURATION_MARGIN` outside [0, 1]: a net whose activations overflowed writes an all-black or
+    all-white image once clamped, so such an output is not an image to keep.
+
+    Attributes:
+        nonfinite: per image, the NaN or infinite values seen.
+        far: per image, the finite values far outside [0, 1].
+        values: per image, the values seen.
+    """
+
+    nonfinite: Optional[Tensor] = None
+    far: Optional[Tensor] = None
+    values: int = 0
+
+    def add(self, piece: Tensor) -> None:
+        """Count the values of one output piece (B, C, h, w)."""
+        with torch.no_grad():
+            finite = torch.isfinite(piece)
+            far = finite & ((piece < -SATURATION_MARGIN) | (piece > 1 + SATURATION_MARGIN))
+            nonfinite, far = (~finite).flatten(1).sum(1).cpu(), far.flatten(1).sum(1).cpu()
+        self.nonfinite = nonfinite if self.nonfinite is None else self.nonfinite + nonfinite
+        self.far = far if self.far is None else self.far + far
+        self.values += piece[0].numel()
+
+    def problems(self) -> list[Optional[str]]:
+        """Per image: ``None`` for a usable output, else the output in words ("an output with ..."). It is unusable when
+        it holds a NaN or infinite value, or when most of its values are far outside [0, 1] (saturated)."""
+        if self.nonfinite is None or self.far is None:
+            return []
+        out: list[Optional[str]] = []
+        for nonfinite, far in zip(self.nonfinite.tolist(), self.far.tolist()):
+            if nonfinite:
+                out.append(f"an output with {nonfinite} of {self.values} values NaN or infinite")
+            elif far > self.values // 2:
+                out.append(f"a saturated output, {far} of {self.values} values far outside [0, 1], that would be "
+                           "written flat black or white")
+            else:
+                out.append(None)
+        return out
+
+
 def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int, up: int = 1, down: int = 1,
-              out: Optional[Tensor] = None, on_tile: Optional[Callable[[], None]] = None) -> Tensor:
+              out: Optional[Tensor] = None, on_tile: Optional[Callable[[], None]] = None,
+              check: Optional[OutputCheck] = None) -> Tensor:
     """Apply ``forward`` to ``x`` whole, or tile by tile, and stitch the tile centres.
 
     Args:
@@ -73,6 +122,7 @@ def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int,
             (16-bit) image would (:func:`quantise`), so memory does not grow with a float copy of it. ``None``:
             allocated from the first piece, in its dtype.
         on_tile: called after each forward call (progress inside a large image).
+        check: counts the raw output values that are not finite or far outside [0, 1], per image.
 
     Returns:
         ``out``, or the output allocated here.
@@ -90,6 +140,8 @@ def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int,
 
     if tile is None or (height <= tile and width <= tile):
         piece = forward(x, Window(0, 0, height, width))
+        if check is not None:
+            check.add(piece)
         if on_tile is not None:
             on_tile()
         if out is None:
@@ -102,6 +154,8 @@ def run_tiled(forward: Forward, x: Tensor, *, tile: Optional[int], overlap: int,
                                    xs.padded_end - xs.padded_start))
             core = piece[..., (ys.start - ys.padded_start) * up // down:(ys.end - ys.padded_start) * up // down,
                          (xs.start - xs.padded_start) * up // down:(xs.end - xs.padded_start) * up // down]
+            if check is not None:
+                check.add(core)
             out = place(out, slice(ys.start * up // down, ys.end * up // down),
                         slice(xs.start * up // down, xs.end * up // down), core)
             if on_tile is not None:

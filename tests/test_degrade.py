@@ -324,3 +324,26 @@ def test_samples_run_in_chunks_of_batch_with_the_same_outputs(files, tmp_path, m
         assert max(sizes) == batch and sum(sizes) == 8
         outputs[batch] = folder_pngs(out)
     assert len(outputs[2]) == 8 and outputs[2] == outputs[8]  # bit-identical files
+
+
+def test_outputs_of_overflowing_weights_are_not_written_each_image_named_with_the_model(data, tmp_path, capsys):
+    G = tiny_generator()
+    with torch.no_grad():
+        for weight in G.parameters():
+            weight.mul_(1e20)  # finite weights whose activations overflow: NaN or Inf out
+    model = tmp_path / "blown.pth"
+    save_checkpoint(model, G, {"type": "Probabilistic", "net": NET})
+    assert main(["degrade", "--model", str(model), "--input", str(data["hr"]), "--output", str(tmp_path / "lr"),
+                 "--samples", "2", "--device", "cpu", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(lines) == len(HR_SIZES) and all(repr(str(model)) in line and "NaN or infinite" in line for line in lines)
+    assert all(any(repr(str(data["hr"] / name)) in line for line in lines) for name in HR_SIZES)
+    assert f"0 written, 0 skipped, {len(HR_SIZES)} failed" in captured.out and not outputs(tmp_path / "lr")
+
+
+def test_real_lr_without_jpeg_auto_is_refused_not_ignored(data, tmp_path, capsys):
+    assert main(["degrade", "--model", str(data["model"]), "--input", str(data["hr"]), "--output", str(tmp_path / "lr"),
+                 "--real-lr", str(data["hr"]), "--no-progress"]) == 2
+    assert "--real-lr is read by --jpeg auto only" in capsys.readouterr().err
+    assert not (tmp_path / "lr").exists()

@@ -17,6 +17,7 @@ from probdeg.cli import main  # noqa: E402
 from probdeg.demo.plan import BUDGETS, GENERATORS, ROWS, SR_RUNS, TABLE1, TABLE2, TABLE3, Budget  # noqa: E402
 from probdeg.demo.stages import StageStore  # noqa: E402
 from probdeg.demo.task import check_user_folders, hold_out  # noqa: E402
+from probdeg.errors import UserError  # noqa: E402
 from probdeg.figures import LABEL_HEIGHT as GRID_LABEL_HEIGHT  # noqa: E402
 from probdeg.io import read_image, write_image  # noqa: E402
 from probdeg.sample_task import CameraDegradation, load_true_degradation  # noqa: E402
@@ -208,6 +209,16 @@ def test_budgets_parse_by_name_or_iterations():
     for bad in ("fast", "3", "3,x", "0,5"):
         with pytest.raises(ValueError, match="budget|stage1_iters"):
             Budget.parse(bad)
+
+
+def test_zero_iterations_are_one_line_exit_2_before_any_folder(tmp_path, capsys):
+    with pytest.raises(UserError, match="stage2_iters must be a positive integer, got 0"):
+        Budget("custom", 5, 0)
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--iters", "0,0", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_.value.code == 2
+    assert "argument --iters: expected STAGE1,STAGE2 iterations (each at least 1)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def _folder(path, count, size=64, channels=3):

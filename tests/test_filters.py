@@ -40,10 +40,26 @@ class TestHaarDWT:
         x = torch.rand(2, 3, 8, 8)
         torch.testing.assert_close(haar_dwt(x)[0] * 0.5, F.avg_pool2d(x, 2))
 
-    @pytest.mark.parametrize("size", [(7, 8), (8, 7)])
-    def test_odd_size_raises(self, size):
-        with pytest.raises(ValueError, match="even"):
+    @pytest.mark.parametrize("size", [(7, 8), (8, 7), (13, 17), (39, 64), (2, 3)])
+    def test_an_odd_side_loses_its_last_row_or_column(self, size):
+        x = torch.randn(1, 2, *size, dtype=torch.float64)
+        h, w = size[0] // 2 * 2, size[1] // 2 * 2
+        for band, expected in zip(haar_dwt(x), haar_dwt(x[..., :h, :w].contiguous())):
+            assert band.shape[-2:] == (size[0] // 2, size[1] // 2)
+            torch.testing.assert_close(band, expected, rtol=0, atol=0)
+        torch.testing.assert_close(_inverse_haar(*haar_dwt(x)), x[..., :h, :w])
+
+    @pytest.mark.parametrize("size", [(1, 8), (8, 1)])
+    def test_an_image_without_one_2x2_block_is_refused(self, size):
+        with pytest.raises(ValueError, match="at least 2x2"):
             haar_dwt(torch.zeros(1, 1, *size))
+
+    @pytest.mark.parametrize("size", [(13, 17), (31, 7)])
+    def test_the_wavelet_filters_take_prime_sizes(self, size):
+        x = torch.rand(2, 3, *size)
+        assert LowPass("wavelet")(x).shape == (2, 3, size[0] // 2, size[1] // 2)
+        assert HighPass("wavelet")(x).shape == (2, 9, size[0] // 2, size[1] // 2)
+        torch.testing.assert_close(LowPass("wavelet")(x), F.avg_pool2d(x, 2))  # avg_pool2d drops the odd edge too
 
 
 class TestGaussianKernel:

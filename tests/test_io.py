@@ -99,6 +99,14 @@ class TestReadImage:
         assert out.shape == (31, 45, 3)
         np.testing.assert_allclose(out.mean(axis=(0, 1)), np.array([30, 120, 220]) / 255, atol=3 / 255)
 
+    def test_a_float_tiff_is_clipped_and_one_with_nan_pixels_refused(self, tmp_path):
+        values = np.linspace(-0.5, 1.5, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+        np.testing.assert_array_equal(read_image(_encode(tmp_path / "f.tif", values[:, :, ::-1])), values.clip(0, 1))
+        values[1, 2] = np.nan
+        values[3, 4, 0] = np.inf
+        with pytest.raises(ImageReadError, match=r"nan\.tif.*4 of its 60 values are NaN or infinite"):
+            read_image(_encode(tmp_path / "nan.tif", values))
+
     def test_unicode_and_space_in_path(self, tmp_path, image):
         path = tmp_path / "dossier été" / "图像 ünï cødé.png"
         write_image(path, image)

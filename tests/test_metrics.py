@@ -13,6 +13,7 @@ from probdeg.filters import HighPass
 from probdeg.metrics.degradation import (
     diversity_ratio,
     gaussian_pair_distance,
+    high_frequency_distance,
     latent_strengths,
     mean_strength,
     noise_level,
@@ -97,3 +98,19 @@ def test_the_gaussian_pair_distance_matches_the_wavelet_formula():
     # Haar detail bands of white noise keep its sigma; HighPass maps 0.5 * x: mean |0.5 (a - b)| = sigma / sqrt(pi).
     assert gaussian_pair_distance(0.02, HighPass("wavelet")) == pytest.approx(0.02 / np.pi**0.5, rel=0.02)
     assert gaussian_pair_distance(0.0, HighPass("wavelet")) == 0.0
+
+
+@pytest.mark.parametrize("size", [(67, 71), (64, 39), (39, 64), (53, 53)])
+def test_every_figure_takes_odd_and_prime_sizes(size):
+    generator = torch.Generator().manual_seed(0)
+    clean = F.interpolate(smooth(), size=size, mode="bilinear", align_corners=False)
+    noisy = (clean + 0.05 * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+    assert float(noise_level(noisy)) == pytest.approx(0.05, rel=0.2)
+    # The odd last row / column is left out, not padded: the figure is that of the even crop.
+    even = noisy[..., : size[0] // 2 * 2, : size[1] // 2 * 2]
+    assert torch.equal(noise_level(noisy), noise_level(even))
+    samples = torch.stack([noisy[0], clean[0]])[None]  # (1, 2, C, H, W)
+    assert float(sample_spread(samples)) > 0.02
+    assert float(patch_distance([noisy], [noisy])) == 0
+    assert float(patch_distance([clean], [noisy])) > 0
+    assert torch.isfinite(high_frequency_distance(clean, noisy))

@@ -93,12 +93,40 @@ def test_labels_name_the_rows(task):
     ("missing folder", "does not exist"),
     ("unreadable checkpoint", "broken.pth"),
     ("not a generator", "is not a degradation generator"),
+    ("crop 7", "crop must be at least 64 HR pixels (16 LR pixels at scale 4), or 0 / None for whole images, got 7"),
+    ("crop -1", "crop must be at least 64 HR pixels"),
+    ("scale 3", "argument --scale: invalid choice: 3 (choose from 2, 4)"),
+    ("scale 2 of x4 generators", "scale 2 was asked for, but the generators are x4"),
 ])
 def test_bad_inputs_give_one_line_and_exit_2(task, tmp_path, capsys, case, expected):
-    args = {"missing folder": ["--model", str(task["root"] / "prob.pth"), "--real-lr", str(tmp_path / "nowhere")],
+    prob = str(task["root"] / "prob.pth")
+    args = {"missing folder": ["--model", prob, "--real-lr", str(tmp_path / "nowhere")],
             "unreadable checkpoint": ["--model", str(task["root"] / "broken.pth")],
-            "not a generator": ["--model", str(task["root"] / "sr.pth")]}[case]
+            "not a generator": ["--model", str(task["root"] / "sr.pth")],
+            "crop 7": ["--model", prob, "--crop", "7"], "crop -1": ["--crop", "-1"], "scale 3": ["--scale", "3"],
+            "scale 2 of x4 generators": ["--model", prob, "--scale", "2"]}[case]
+    if case == "scale 3":  # argparse's own refusal: its usage line, then the error
+        with pytest.raises(SystemExit) as exit_:
+            _run(task, *args, "--out", str(tmp_path / "card"))
+        assert exit_.value.code == 2 and expected in capsys.readouterr().err
+        return
     assert _run(task, *args, "--out", str(tmp_path / "card")) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "card").exists()
+
+
+@pytest.mark.parametrize("crop", [None, 256])
+def test_odd_and_prime_sized_folders_are_scored(tmp_path, task, crop):
+    rng = np.random.default_rng(1)
+    for i, (h, w) in enumerate([(157, 131), (156, 97), (61, 89)]):  # LR 39x32, 39x24, 15x22 after the x4 crop
+        write_image(tmp_path / "hr" / f"i{i}.png", _smooth(rng, 160)[:h, :w])
+        noisy = _smooth(rng, 48)[: 37 + i, : 41 - 2 * i] + rng.normal(0, REAL_NOISE, (37 + i, 41 - 2 * i, 3))
+        write_image(tmp_path / "real_lr" / f"r{i}.png", noisy.clip(0, 1).astype(np.float32))
+        write_image(tmp_path / "paired" / f"i{i}.png", _smooth(rng, 48)[: h // 4, : w // 4])
+    card, _ = score_generators([task["root"] / "prob.pth"], tmp_path / "hr", tmp_path / "real_lr",
+                               paired_lr_dir=tmp_path / "paired", samples=2, crop=crop, progress=False)
+    prob = card.row("prob")
+    assert card.real_noise_level == pytest.approx(REAL_NOISE, rel=0.3)
+    assert all(np.isfinite(getattr(prob, key)) for key in ("color_l1", "rho", "patch_distance", "psnr_lr"))
+    assert prob.color_l1 > 0 and card.row("bicubic").color_l1 == 0

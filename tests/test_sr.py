@@ -205,3 +205,58 @@ def test_cli_errors_are_one_line(data, tmp_path, capsys):
                  "--tile", "0"]) == 2
     assert "tile must be" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "sr")
+
+
+@pytest.mark.parametrize("factor, problem", [(1e20, "NaN or infinite"), (30.0, "a saturated output")])
+def test_outputs_of_overflowing_weights_are_not_written_each_image_named_with_the_model(data, tmp_path, capsys,
+                                                                                       factor, problem):
+    net = rrdbnet(seed=2)
+    with torch.no_grad():
+        for weight in net.parameters():
+            weight.mul_(factor)  # finite weights whose activations overflow (or blow far out of [0, 1])
+    model = tmp_path / "blown.pth"
+    save_checkpoint(model, net, rrdb_options())
+    out = tmp_path / "sr"
+    args = ["sr", "--model", str(model), "--input", str(data["lr"]), "--output", str(out), "--no-progress"]
+    assert main([*args, "--device", "cpu"]) == 1
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(lines) == 3 and all(problem in line and repr(str(model)) in line for line in lines)
+    assert repr(str(data["lr"] / "sub" / "deep" / "c d.png")) in captured.err
+    assert "0 written, 0 skipped, 3 failed" in captured.out and not outputs(out)
+    assert main([*args, "--device", "cpu", "--tile", "4", "--overwrite"]) == 1  # tiled: the tiles' counts add up
+    assert "0 written, 0 skipped, 3 failed" in capsys.readouterr().out
+
+
+def test_a_float_tiff_with_nan_pixels_is_skipped_and_named_the_others_written(data, tmp_path, capsys):
+    import cv2
+
+    lr = tmp_path / "lr"
+    shutil.copytree(data["lr"], lr)
+    pixels = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
+    pixels[3:5, 3:5] = np.nan
+    cv2.imwrite(str(lr / "nan.tif"), pixels)
+    assert main(["sr", "--model", str(rrdb_checkpoint(tmp_path)), "--input", str(lr), "--output", str(tmp_path / "sr"),
+                 "--device", "cpu", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "nan.tif" in captured.err and "12 of its 432 values are NaN or infinite" in captured.err
+    assert "3 written, 0 skipped, 1 failed" in captured.out
+    assert set(outputs(tmp_path / "sr")) == {"a.png", "sub/b.png", "sub/deep/c d.png"}
+
+
+def rrdb_checkpoint(folder: Path) -> Path:
+    """An RRDBNet checkpoint whose outputs are not all black (seed 2)."""
+    save_checkpoint(folder / "SR.pth", rrdbnet(seed=2), rrdb_options())
+    return folder / "SR.pth"
+
+
+def test_a_discriminator_checkpoint_is_named_in_one_line(data, tmp_path, capsys):
+    from probdeg.archs.discriminator import FSDiscriminator
+
+    model = tmp_path / "D.pth"
+    save_checkpoint(model, FSDiscriminator(num_feat=8), {"type": "FSDiscriminator", "num_feat": 8})  # wavelet filter
+    assert main(["sr", "--model", str(model), "--input", str(data["lr"]), "--output", str(tmp_path / "sr"),
+                 "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"probdeg sr: error: {model}: cannot infer the scale")
+    assert not (tmp_path / "sr").exists()

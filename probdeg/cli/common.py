@@ -7,6 +7,7 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 
@@ -37,16 +38,42 @@ def resolve_device(device: Optional[str]) -> str:
     return device
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+"""probdeg's own folder: warnings issued from files inside it are probdeg's."""
+NOTICES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+"""Warning kinds that, from a dependency, are for its maintainers (SciPy's renamed module in BasicSR), not the user."""
+
+
+def warning_source(filename: str) -> Optional[str]:
+    """The package a warning was issued from (``scipy``, ``torch``, ...), or ``None`` for probdeg's own code."""
+    path = Path(filename).resolve()
+    if PACKAGE == path or PACKAGE in path.parents:
+        return None
+    parts = path.parts
+    for folder in ("site-packages", "dist-packages"):
+        if folder in parts[:-1]:
+            return Path(parts[parts.index(folder) + 1]).stem
+    return path.stem
+
+
 @contextlib.contextmanager
 def warnings_as_lines(command: str) -> Iterator[None]:
-    """Print the warnings of the block as ``probdeg COMMAND: warning: ...`` lines once it ends (even on an error)."""
+    """Print the warnings of the block as ``probdeg COMMAND: warning: ...`` lines once it ends (even on an error).
+
+    A dependency's warnings say where they come from (``warning from torch: ...``); its deprecation notices
+    (:data:`NOTICES`) are left out.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
         finally:
             for warning in caught:
-                print(f"probdeg {command}: warning: {warning.message}", file=sys.stderr)
+                source = warning_source(warning.filename)
+                if source is None:
+                    print(f"probdeg {command}: warning: {warning.message}", file=sys.stderr)
+                elif not issubclass(warning.category, NOTICES):
+                    print(f"probdeg {command}: warning from {source}: {warning.message}", file=sys.stderr)
 
 
 @contextlib.contextmanager

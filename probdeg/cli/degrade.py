@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
     from .common import basicsr_archs, resolve_device, run_folder_job, warnings_as_lines
 
+    if args.real_lr is not None and args.jpeg != "auto":
+        raise UserError("--real-lr is read by --jpeg auto only: add --jpeg auto (JPEG-compress the LR to match the "
+                        "real LR's blocking), or leave --real-lr out")
     device = resolve_device(args.device)
     source = args.model if args.handmade is None else handmade_pipeline(args.handmade, args.scale)
     jpeg = args.jpeg

@@ -15,8 +15,9 @@ def parse_iters(text: str) -> tuple[int, ...]:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 2:
-        raise argparse.ArgumentTypeError(f"expected STAGE1,STAGE2 iterations such as 100,200, got {text!r}")
+    if len(values) != 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected STAGE1,STAGE2 iterations (each at least 1) such as 100,200, got "
+                                         f"{text!r}")
     return values
 
 

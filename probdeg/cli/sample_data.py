@@ -15,8 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import UserError
     from ..sample_task import make_sample_data
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out!r} is a file; give a folder (it is made if missing)")
     folders = make_sample_data(args.out, scale=args.scale, seed=args.seed)
     for role, folder in folders.items():
         print(f"{role:<9} {folder}  ({sum(1 for _ in folder.glob('*.png'))} images)")

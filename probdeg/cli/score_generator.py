@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-images", type=int, default=32, help="HR and real LR images read at most (default: 32)")
     parser.add_argument("--crop", type=int, default=256, help="centre crop of each HR image, 0 for whole images "
                         "(default: 256)")
-    parser.add_argument("--scale", type=int, default=4, help="scale of the reference rows and of --handmade when no "
-                        "--model is given (default: 4)")
+    parser.add_argument("--scale", type=int, default=None, choices=(2, 4), help="scale of the reference rows and of "
+                        "--handmade when no --model is given (default: 4; with --model, the generators' own)")
     parser.add_argument("--out", default="scorecard", metavar="DIR", help="output folder (default: scorecard)")
     add_device_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         card, generators = score_generators(models, args.hr, args.real_lr, paired_lr_dir=args.paired_lr,
                                             samples=args.samples, seed=args.seed, max_images=args.max_images,
                                             crop=args.crop or None, device=resolve_device(args.device),
-                                            progress=not args.no_progress, resolve=basicsr_archs, scale=args.scale,
+                                            progress=not args.no_progress, resolve=basicsr_archs,
+                                            scale=args.scale or 4, require_scale=args.scale is not None,
                                             handmade=handmade)
     print(card.table())  # before writing: a folder that cannot be written loses no result
     paths = write_scorecard(card, args.out, generators=generators)

@@ -30,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
     options = {"scale": args.scale}
     if args.num_feat is not None:
         options["num_feat"] = args.num_feat
-    with torch.device("meta") if args.arch == "StridedHAN" and (args.num_feat or 64) > 64 else torch.device("cpu"):
-        net = TABLE[args.arch](**options)
-    try:
+    try:  # the flags go straight to the net and the wrapper: their refusals are the user's to fix
+        with torch.device("meta") if args.arch == "StridedHAN" and (args.num_feat or 64) > 64 else torch.device("cpu"):
+            net = TABLE[args.arch](**options)
         G = Probabilistic(net, at=args.at, sigma=args.sigma, std=args.std, noise=args.noise,
                           example_input=torch.zeros(1, 3, 64, 64, device=next(net.parameters()).device))
-    except ValueError as err:  # the flags go straight to the wrapper: its refusals are the user's to fix
-        raise UserError(str(err)) from None
+    except ValueError as err:
+        raise UserError(str(err).replace("num_feat ", "--num-feat ", 1)) from None
     print(G.summary())
     print(f"net parameters: {sum(p.numel() for p in G.net_parameters()):,}")
     return 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..errors import UserError
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -25,7 +27,7 @@ class Budget:
         for what in ("stage1_iters", "stage2_iters"):
             value = getattr(self, what)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+                raise UserError(f"{what} must be a positive integer, got {value!r}")
 
     @staticmethod
     def parse(text: str) -> Budget:
@@ -35,7 +37,7 @@ class Budget:
         try:
             stage1, stage2 = (int(v) for v in text.split(","))
         except ValueError:
-            raise ValueError(f"budget must be one of {', '.join(BUDGETS)} or STAGE1,STAGE2 iterations, "
+            raise UserError(f"budget must be one of {', '.join(BUDGETS)} or STAGE1,STAGE2 iterations, "
                              f"got {text!r}") from None
         return Budget("custom", stage1, stage2)
 

@@ -80,10 +80,6 @@ def _batches(images: Images) -> list[Tensor]:
     return [x[None] if x.dim() == 3 else x for x in batch]
 
 
-def _even(x: Tensor) -> Tensor:
-    return x[..., : x.shape[-2] - x.shape[-2] % 2, : x.shape[-1] - x.shape[-1] % 2]
-
-
 def noise_level(images: Tensor, *, block: int = 8, flat_fraction: float = 0.5) -> Tensor:
     """A robust noise standard deviation per image: the wavelet MAD estimator on its flattest blocks.
 
@@ -108,7 +104,7 @@ def noise_level(images: Tensor, *, block: int = 8, flat_fraction: float = 0.5) -
         raise ValueError(f"noise_level expects a (B, C, H, W) batch, got shape {tuple(images.shape)}")
     if not 0 < flat_fraction <= 1:
         raise ValueError(f"flat_fraction must be in (0, 1], got {flat_fraction}")
-    _, lh, hl, hh = haar_dwt(_even(images.float()))
+    _, lh, hl, hh = haar_dwt(images.float())
     b, c, h, w = hh.shape
     if h < block or w < block:
         raise ValueError(f"noise_level needs images of at least {2 * block}x{2 * block} pixels, got "
@@ -136,7 +132,7 @@ def sample_spread(samples: Tensor) -> Tensor:
     if samples.dim() != 5 or samples.shape[1] < 2:
         raise ValueError(f"sample_spread needs (B, n>=2, C, H, W) samples, got {tuple(samples.shape)}")
     b, n = samples.shape[:2]
-    hh = haar_dwt(_even(samples.float().flatten(0, 1)))[3].unflatten(0, (b, n))
+    hh = haar_dwt(samples.float().flatten(0, 1))[3].unflatten(0, (b, n))
     return hh.var(dim=1, unbiased=True).flatten(1).mean(1).sqrt()
 
 

@@ -52,6 +52,8 @@ from .image import psnr_float
 
 PathLike = Union[str, os.PathLike]
 
+MIN_LR_SIDE = 16
+"""The smallest LR side the figures take (the noise level's 2x8 blocks; the patch distance's filter and patches)."""
 NOISE_PATCH = 32
 """Side (LR pixels) of the patches whose noise levels the histogram shows."""
 GRID_IMAGES, GRID_CROP = 3, 128
@@ -193,7 +195,8 @@ def score_generators(
     models: Sequence[PathLike], hr_dir: PathLike, real_lr_dir: PathLike, *, paired_lr_dir: Optional[PathLike] = None,
     samples: int = 4, seed: int = 0, max_images: int = 32, crop: Optional[int] = 256,
     device: Union[str, torch.device] = "cpu", progress: bool = True, resolve: Optional[Resolve] = None,
-    scale: int = 4, labels: Optional[Sequence[str]] = None, handmade: Sequence[tuple[str, SeededDegradation]] = (),
+    scale: int = 4, labels: Optional[Sequence[str]] = None, require_scale: bool = False,
+    handmade: Sequence[tuple[str, SeededDegradation]] = (),
 ) -> tuple[Scorecard, dict[str, nn.Module]]:
     """Score degradation generators against unpaired real LR images (see the module doc).
 
@@ -206,7 +209,8 @@ def score_generators(
         samples: LR samples per HR image (at least 2).
         seed: seed of the samples and of the reference noise.
         max_images: HR and real LR images read at most (the first ones by name).
-        crop: centre crop of each HR image (``None``: whole images), to bound the cost.
+        crop: centre crop of each HR image (``None``: whole images), to bound the cost; at least
+            :data:`MIN_LR_SIDE` LR pixels (``MIN_LR_SIDE * scale``).
         device: where the generators run.
         progress: show a progress bar.
         resolve: finds arch types outside probdeg's own.
@@ -214,6 +218,7 @@ def score_generators(
         labels: one row label per model (default: the checkpoint's stem, or its experiment when stems repeat).
         handmade: ``(label, pipeline)`` rows scored beside the generators, e.g. Real-ESRGAN's
             (``probdeg.integrations.basicsr.handmade``); their ``checkpoint`` column reads ``handmade``.
+        require_scale: refuse models of another scale than ``scale`` (instead of taking theirs).
 
     Returns:
         The scorecard, and the generators by label (for :func:`write_scorecard`'s grids).
@@ -226,6 +231,8 @@ def score_generators(
 
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
         raise UserError(f"samples must be an integer >= 2 (the spread needs two), got {samples!r}")
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise UserError(f"scale must be a positive integer, got {scale!r}")
     generators = load_generators(models, device=device, resolve=resolve)
     if labels is not None:
         if len(labels) != len(generators) or len(set(labels)) != len(labels):
@@ -238,7 +245,12 @@ def score_generators(
     scales = {s for _, _, s in generators} or {scale}
     if len(scales) > 1:
         raise UserError(f"the generators must share one scale, got {sorted(scales)}")
+    if require_scale and scales != {scale}:
+        raise UserError(f"scale {scale} was asked for, but the generators are x{scales.pop()}")
     scale = scales.pop()
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < MIN_LR_SIDE * scale):
+        raise UserError(f"crop must be at least {MIN_LR_SIDE * scale} HR pixels ({MIN_LR_SIDE} LR pixels at scale "
+                        f"{scale}), or 0 / None for whole images, got {crop!r}")
     hr_images = _read_folder(Path(hr_dir), "HR folder", max_images)
     real = [image for _, image in _read_folder(Path(real_lr_dir), "real LR folder", max_images)]
     paired = {}

@@ -132,6 +132,7 @@ def test_unknown_keys_are_named_with_the_closest_accepted_key(root, preset, chan
 BAD_VALUES = [  # (preset, change, key path named, what was expected)
     ("deg_deresnet_det.yml", _set("train", "total_iter", "abc"), "train:total_iter", "an integer >= 1"),
     ("deg_deresnet_det.yml", _set("train", "total_iter", -5), "train:total_iter", "an integer >= 1"),
+    ("deg_deresnet_det.yml", _set("train", "total_iter", 10**13), "train:total_iter", "at most 10^9"),
     ("deg_deresnet_det.yml", _set("datasets", "train", "batch_size_per_gpu", 0), "datasets:train:batch_size_per_gpu",
      "an integer >= 1"),
     ("deg_deresnet_det.yml", _set("datasets", "train", "crop_size", 30), "datasets:train:crop_size",
@@ -189,3 +190,17 @@ def test_unreadable_yaml_values_and_bytes_are_option_errors(tmp_path, content, m
     path.write_bytes(content)
     with pytest.raises(OptionError, match=message):
         load_options(path, root=tmp_path)
+
+
+def test_fewer_pretrained_sr_files_than_models_is_one_line_for_probdeg_test(root, capsys, monkeypatch):
+    from probdeg.cli import main
+
+    (root / "net_sr0.pth").write_bytes(b"")  # only its existence is checked at load
+    path = _write(root, "test_mssr.yml", _set("path", "pretrain_network_sr", ["net_sr0.pth"]))  # num_models: 2
+    with pytest.raises(OptionError, match=r"path:pretrain_network_sr: 1 file\(s\) for 2 models"):
+        load_options(path, root=root, is_train=False)
+    monkeypatch.chdir(root)
+    assert main(["test", "-opt", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 file(s) for 2 models" in err
+    assert not (root / "results").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import logging.handlers
 import os
 import time
 import warnings
@@ -24,6 +25,7 @@ from .compat import import_basicsr
 from .loaders import build_train_val_loaders
 from .options import load_options
 from .registration import register
+from .validation import check_generator_sources, check_registered
 
 PathLike = Union[str, os.PathLike]
 
@@ -203,6 +205,8 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     opt = load_options(option_file, root=root, overrides=list(overrides), dist=dist, rank=rank,
                        world_size=world_size, auto_resume=auto_resume, debug=debug)
     check_devices(opt, option_file)
+    check_registered(opt, option_file)
+    check_generator_sources(opt, option_file)
     set_random_seed(opt["manual_seed"] + rank)
     torch.backends.cudnn.benchmark = True
 
@@ -211,14 +215,24 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     for handler in logger.handlers:
         if type(handler) is logging.StreamHandler:
             handler.setLevel(logging.INFO if console_log else logging.WARNING)
-    # The data first: what can be checked before the experiment folders are made (and an earlier run's archived) is.
-    train_loader, train_sampler, val_loaders = build_train_val_loaders(opt, logger)
-    total_iters = int(opt["train"]["total_iter"])
-    batches_per_epoch = train_sampler.num_samples // train_loader.batch_size
-    if batches_per_epoch == 0:
-        raise OptionError(f"{option_file}: the training set yields no batch: {len(train_loader.dataset)} items for a "
-                          f"batch of {opt['datasets']['train']['batch_size_per_gpu']} (raise datasets:train:length or "
-                          "lower batch_size_per_gpu)")
+    # The data and the model first: the datasets, nets, pretrained weights, generator checkpoints, optimisers and
+    # schedulers are checked as they are built, so a mistake found there archives no earlier run. What they log
+    # meanwhile goes to the log file once that exists.
+    early_log = logging.handlers.MemoryHandler(capacity=10**6, flushLevel=logging.CRITICAL + 1)
+    logger.addHandler(early_log)
+    if rank == 0:
+        logger.setLevel(logging.INFO)
+    try:
+        train_loader, train_sampler, val_loaders = build_train_val_loaders(opt, logger)
+        total_iters = int(opt["train"]["total_iter"])
+        batches_per_epoch = train_sampler.num_samples // train_loader.batch_size
+        if batches_per_epoch == 0:
+            raise OptionError(f"{option_file}: the training set yields no batch: {len(train_loader.dataset)} items "
+                              f"for a batch of {opt['datasets']['train']['batch_size_per_gpu']} (raise "
+                              "datasets:train:length or lower batch_size_per_gpu)")
+        model = build_model(opt)
+    finally:
+        logger.removeHandler(early_log)
     if resume_state is None:
         make_exp_dirs(opt)
         if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and rank == 0:
@@ -228,8 +242,11 @@ def train(option_file: PathLike, *, root: Optional[PathLike] = None, overrides: 
     log_to_file(logger, log_file, rank)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        for record in early_log.buffer:
+            handler.handle(record)
+    early_log.close()
     tb_logger = init_tb_loggers(opt)
-    model = build_model(opt)
     start_epoch, current_iter, skip_batches = 0, 0, 0
     if resume_state:
         model.resume_training(resume_state)
@@ -335,6 +352,7 @@ def run_test_phases(option_file: PathLike, *, root: Optional[PathLike] = None,
 
     opt = load_options(option_file, root=root, overrides=list(overrides), is_train=False)
     check_devices(opt, option_file)
+    check_registered(opt, option_file)
     make_exp_dirs(opt)
     log_file = os.path.join(opt["path"]["log"], f"test_{opt['name']}_{get_time_str()}.log")
     logger = get_root_logger(logger_name="basicsr")

@@ -109,6 +109,24 @@ class GeneratorSource(DegradationSource):
     def check(self, where: str, context: SourceCheck) -> None:
         context.file(f"{where}:generator", self.generator)
 
+    def check_checkpoint(self, where: str, scale: int) -> None:
+        """Read and probe the checkpoint (when a run starts: it builds the net): an unreadable file, an SR checkpoint
+        or a generator of another scale than the run's (a x2 one in a x4 run) is an :class:`OptionError`."""
+        from ...degrade import infer_scale
+        from ...errors import UserError
+
+        try:
+            generator = load_network(self.generator, resolve=resolve_arch)
+            generator_scale = infer_scale(generator, check=True)
+        except FileNotFoundError as err:
+            raise OptionError(f"{where}:generator: {err}") from None
+        except UserError as err:
+            raise OptionError(f"{where}:generator: {self.generator}: {err} (an SR checkpoint?)"
+                              if "cannot infer the scale" in str(err) else f"{where}:generator: {err}") from None
+        if generator_scale != scale:
+            raise OptionError(f"{where}:generator: {self.generator} is a x{generator_scale} degradation generator, "
+                              f"but the run's scale is {scale}: give a x{scale} generator")
+
     def with_paths(self, absolute: Callable[[str], str]) -> GeneratorSource:
         return dataclasses.replace(self, generator=absolute(self.generator))
 

@@ -9,6 +9,7 @@ probdeg cannot know them all. Networks are checked when they are built (:func:`p
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,9 +41,18 @@ from .schema import (
     shorten,
     text,
 )
-from .sources import SourceCheck, read_degradations
+from .sources import GeneratorSource, SourceCheck, read_degradations
 
 PROBDEG_MODELS = ("DegradationGANModel", "CollaborativeSRModel")
+MODEL_NETWORKS: dict[str, tuple[str, ...]] = {"DegradationGANModel": ("network_g", "network_d"),
+                                              "CollaborativeSRModel": ("network_sr",)}
+"""The networks each of probdeg's models builds."""
+OPTIMIZERS = ("Adam",)
+"""The optimiser types BasicSR 1.4.2's ``BaseModel.get_optimizer`` builds (probdeg's models use it)."""
+SCHEDULERS = ("MultiStepLR", "MultiStepRestartLR", "CosineAnnealingRestartLR", "LinearDecay")
+"""The scheduler types probdeg's models build (BasicSR's three, and probdeg's ``LinearDecay``)."""
+MAX_TOTAL_ITER = 10**9
+"""More iterations than any run needs (the paper's is 10^5 to 10^6): a larger ``total_iter`` is a typo."""
 
 
 def seed(value: Any) -> Optional[str]:
@@ -60,7 +70,14 @@ def autocast_choice(value: Any) -> Optional[str]:
 # ----------------------------------------------------------------------------------------------- accepted keys
 OPTIMIZER_KEYS = {"type": text, "lr": number(minimum=0)}
 LOSS_KEYS = {"loss_weight": number(minimum=0)}
-TRAIN_KEYS: dict[str, Check] = {"total_iter": POSITIVE, "warmup_iter": integer(-1), "scheduler": mapping,
+
+
+def total_iter(value: Any) -> Optional[str]:
+    ok = is_int(value) and 1 <= value <= MAX_TOTAL_ITER
+    return None if ok else "an integer >= 1 (at most 10^9; the paper trains 1e5-1e6)"
+
+
+TRAIN_KEYS: dict[str, Check] = {"total_iter": total_iter, "warmup_iter": integer(-1), "scheduler": mapping,
                                 "ema_decay": number(minimum=0, below=1)}
 GAN_LOSSES: dict[str, type] = {"color_opt": LossWeightOptions, "gan_opt": GANLossOptions,
                                "perceptual_opt": PerceptualOptions, "diversity_opt": DiversityOptions}
@@ -178,8 +195,11 @@ class OptionValidator:
         for key, value in opt.items():
             if isinstance(key, str) and key.startswith("network_") and (where := _non_finite(value, key)):
                 self.fail(where, "expected a finite number, got NaN or Inf")
+        if "model_type" not in opt:
+            self.fail("model_type", f"missing; expected {' or '.join(PROBDEG_MODELS)} (or another BasicSR model)")
         model_type = opt.get("model_type")
         probdeg_model = model_type in PROBDEG_MODELS
+        self.networks(opt, model_type)
         self.datasets(opt)
         self.paths(self.section(opt, "path"))
         if self.is_train:
@@ -199,6 +219,31 @@ class OptionValidator:
                     self.fail(f"logger:{key}", "missing; expected an integer >= 1")
         if model_type == "CollaborativeSRModel":
             self.collaborative(opt)
+            self.pretrained_sr(opt)
+
+    def networks(self, opt: Mapping, model_type: Any) -> None:
+        """The networks the model builds are there, and a ``scale`` / ``upscale`` they declare is the run's."""
+        for key in MODEL_NETWORKS.get(model_type, ()):
+            if opt.get(key) is None:
+                self.fail(key, f"missing; {model_type} builds it (a mapping with its type and options)")
+        scale = opt.get("scale", 4)
+        for key in ("network_g", "network_sr"):
+            for where, declared in _declared_scales(opt.get(key), key):
+                if is_int(declared) and is_int(scale) and declared != scale:
+                    self.fail(where, f"{declared} disagrees with scale: {scale} (the run's; set both to one value)")
+
+    def pretrained_sr(self, opt: Mapping) -> None:
+        """A list under ``path:pretrain_network_sr`` holds one file per model (as CollaborativeSRModel counts them:
+        a list of networks, else ``num_models``, else one per ``degradations`` entry)."""
+        files = (opt.get("path") or {}).get("pretrain_network_sr")
+        if not isinstance(files, (list, tuple)):
+            return
+        nets = opt.get("network_sr")
+        models = len(nets) if isinstance(nets, (list, tuple)) else opt.get("num_models",
+                                                                              len(opt.get("degradations") or [1]))
+        if is_int(models) and len(files) != models:
+            self.fail("path:pretrain_network_sr", f"{len(files)} file(s) for {models} models: give one per model, "
+                                                  "or a single file for all")
 
     def datasets(self, opt: Mapping) -> None:
         datasets = self.section(opt, "datasets")
@@ -226,6 +271,8 @@ class OptionValidator:
             if is_int(crop) and is_int(scale) and scale > 0 and crop % scale:
                 self.fail(f"{where}:crop_size", f"{crop} is not a multiple of scale {scale} (try "
                                                 f"{crop - crop % scale or scale})")
+            if phase == "train" and opt.get("model_type") == "DegradationGANModel" and is_int(crop) and is_int(scale):
+                self.crop_fits_filter(int(crop), int(scale), opt.get("network_d"), f"{where}:crop_size")
             for key, value in dataset.items():
                 if isinstance(key, str) and key.startswith("dataroot") and value is not None:
                     self.file(f"{where}:{key}", value, "folder" if section is not None else "path")
@@ -235,6 +282,17 @@ class OptionValidator:
                 self.file(f"{where}:synthetic_lr:{name}", folders, "folder")
         if self.is_train and "train" not in datasets:
             self.fail("datasets:train", "missing; a training run needs a training set")
+
+    def crop_fits_filter(self, crop: int, scale: int, network_d: Any, where: str) -> None:
+        """The LR crop (``crop_size / scale``) is at least the discriminator's filter: the colour loss filters it
+        without padding, and the wavelet needs one 2x2 block."""
+        network_d = network_d if isinstance(network_d, Mapping) else {}
+        kind, kernel = network_d.get("filter", "wavelet"), network_d.get("kernel_size", 5)
+        need = 2 if kind == "wavelet" else kernel
+        if is_int(need) and scale > 0 and crop // scale < need:
+            self.fail(where, f"{crop} gives {crop // scale}x{crop // scale} LR crops at scale {scale}, smaller than "
+                             f"the {need}x{need} {kind!r} filter of network_d: use crop_size >= {need * scale} or a "
+                             "smaller network_d:kernel_size")
 
     def paths(self, path: Mapping) -> None:
         accepted = {key: anything for key in RESOLVED_PATH_KEYS}
@@ -254,7 +312,7 @@ class OptionValidator:
             if not isinstance(key, str) or not isinstance(value, Mapping):
                 continue
             if key.startswith("optim_"):
-                self.optimizer(value, f"train:{key}")
+                self.optimizer(value, f"train:{key}", model_type)
             elif model_type == "DegradationGANModel" and key in GAN_LOSSES:
                 loss = self.schema(GAN_LOSSES[key], value, f"train:{key}")
                 if key == "perceptual_opt" and loss.loss_weight > 0 and self.check_files:
@@ -263,14 +321,22 @@ class OptionValidator:
                 self.keys(value, f"train:{key}", LOSS_KEYS, strict=False)
             elif key == "scheduler":
                 self.scheduler(value, train.get("total_iter"))
+                if model_type in PROBDEG_MODELS:
+                    self.known_type(value.get("type"), SCHEDULERS, "train:scheduler:type", "scheduler")
 
-    def optimizer(self, value: Mapping, where: str) -> None:
+    def optimizer(self, value: Mapping, where: str, model_type: Any = None) -> None:
         self.keys(value, where, {**OPTIMIZER_KEYS, "injection_lr": number(minimum=0), "weight_decay": number(minimum=0),
                                  "betas": betas, "eps": number(minimum=0), "momentum": number(minimum=0)},
                   strict=False)
         for needed in OPTIMIZER_KEYS:
             if needed not in value:
                 self.fail(f"{where}:{needed}", f"missing; expected {OPTIMIZER_KEYS[needed](None)}")
+        if model_type in PROBDEG_MODELS:
+            self.known_type(value.get("type"), OPTIMIZERS, f"{where}:type", "optimiser")
+
+    def known_type(self, name: Any, known: tuple[str, ...], where: str, what: str) -> None:
+        if name not in known:
+            self.fail(where, f"unknown {what} {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}")
 
     def scheduler(self, value: Mapping, total_iter: Any) -> None:
         self.keys(value, "train:scheduler", {"type": text, "decay_start": NON_NEGATIVE, "gamma": number(minimum=0),
@@ -311,6 +377,22 @@ class OptionValidator:
                 source.check(f"degradations[{i}]" + (f"[{j}]" if isinstance(entries[i], list) else ""), context)
 
 
+def _declared_scales(net: Any, where: str) -> list[tuple[str, Any]]:
+    """``(key path, value)`` of the ``scale`` / ``upscale`` a network's options declare (a wrapper's ``net`` too;
+    each of a list of networks)."""
+    if isinstance(net, (list, tuple)):
+        return [found for i, item in enumerate(net) for found in _declared_scales(item, f"{where}[{i}]")]
+    if not isinstance(net, Mapping):
+        return []
+    found = [(f"{where}:{key}", net[key]) for key in ("scale", "upscale") if key in net]
+    return found + _declared_scales(net.get("net"), f"{where}:net")
+
+
+def _did_you_mean(name: Any, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def betas(value: Any) -> Optional[str]:
     ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
         (x := as_number(v)) is not None and math.isfinite(x) and 0 <= x < 1 for v in value)
@@ -320,6 +402,46 @@ def betas(value: Any) -> Optional[str]:
 def milestones(value: Any) -> Optional[str]:
     ok = isinstance(value, (list, tuple)) and all(is_int(v) and v >= 0 for v in value)
     return None if ok else "a list of iterations (integers >= 0)"
+
+
+def check_registered(opt: Mapping, source: Any) -> None:
+    """``model_type`` and every dataset ``type`` name a class in BasicSR's registries (probdeg's registered): checked
+    when a run starts rather than at load, as an option file may name another plugin's classes.
+
+    Raises:
+        OptionError: an unknown name, with the closest registered one.
+    """
+    from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
+
+    from .registration import register
+
+    register()
+    models, datasets = tuple(sorted(name for name, _ in MODEL_REGISTRY)), tuple(sorted(n for n, _ in DATASET_REGISTRY))
+    validator = OptionValidator(source, root=Path("."))
+    validator.known_type(opt.get("model_type"), models, "model_type", "model type")
+    for phase, dataset in (opt.get("datasets") or {}).items():
+        validator.known_type(dataset.get("type"), datasets, f"datasets:{phase}:type", "dataset type")
+
+
+def check_generator_sources(opt: Mapping, source: Any) -> None:
+    """The generator checkpoints among a ``CollaborativeSRModel`` run's ``degradations``, each read and probed
+    (:meth:`GeneratorSource.check_checkpoint`), so that an SR checkpoint, a generator of another scale or an
+    unreadable file is named before any folder is made.
+
+    Raises:
+        OptionError: naming the entry, the file and what it is.
+    """
+    entries = opt.get("degradations")
+    if opt.get("model_type") != "CollaborativeSRModel" or not isinstance(entries, list):
+        return
+    for i, entry in enumerate(read_degradations(entries)):
+        for j, item in enumerate(entry):
+            if isinstance(item, GeneratorSource):
+                where = f"degradations[{i}]" + (f"[{j}]" if isinstance(entries[i], list) else "")
+                try:
+                    item.check_checkpoint(where, int(opt.get("scale", 4)))
+                except OptionError as err:
+                    raise OptionError(f"{source}: {err}") from None
 
 
 def validate_options(opt: Mapping, *, source: Any = "options", root: Path = Path("."), is_train: bool = True,

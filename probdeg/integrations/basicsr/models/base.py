@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 from collections.abc import Mapping
 
 import torch
@@ -12,9 +13,8 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from torch.nn.parallel import DistributedDataParallel
 
-from ....checkpoint import save_checkpoint
+from ....checkpoint import save_checkpoint, save_torch
 from ....errors import NonFiniteLossError, UserError
-from ....io import atomic_path
 from ..rng import capture_rng_state, restore_rng_state
 
 __all__ = ["ProbdegBaseModel", "linear_decay"]
@@ -65,7 +65,7 @@ class ProbdegBaseModel(BaseModel):
         """BasicSR's loading, with one line naming the file for a corrupt, refused or mismatching checkpoint."""
         try:
             super().load_network(net, load_path, strict, param_key)
-        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError, struct.error) as err:
             reason = " ".join(str(err).split())[:300] or type(err).__name__
             raise UserError(f"cannot load the weights of {load_path} into {type(self.get_bare_model(net)).__name__}"
                             f" (truncated, not a checkpoint, or of another net?): {reason}") from None
@@ -94,8 +94,7 @@ class ProbdegBaseModel(BaseModel):
         state = {"epoch": epoch, "iter": current_iter, "epoch_batches": int(self.epoch_batches),
                  "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers], "rng": rng}
-        with atomic_path(os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
-            torch.save(state, tmp)
+        save_torch(state, os.path.join(self.opt["path"]["training_states"], f"{current_iter}.state"))
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)
