@@ -151,7 +151,10 @@ def degrade_batch(
     if isinstance(G, SeededDegradation):
         refuse_tiles(G, tile)
         with torch.inference_mode():
-            return G.degrade_seeded(hr, list(seeds)).clamp_(0, 1)
+            out = G.degrade_seeded(hr, list(seeds))
+            if check is not None:
+                check.add(out)
+            return out.clamp_(0, 1)
     with torch.inference_mode(), position_keyed_noise(G, seeds, mode=mode) as noise:
         def forward(piece: Tensor, window: Window) -> Tensor:
             noise.window = window

@@ -3,6 +3,7 @@ generator, a tiny RRDBNet."""
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -227,3 +228,15 @@ def texture(h: int, w: int, seed: int) -> np.ndarray:
 
 def save_uint8(path: Path, image: np.ndarray) -> None:
     write_image(path, image.astype(np.float32) / 255.0)
+
+
+def full_disk(monkeypatch, when=lambda path: True) -> None:
+    """Writes of whole files (``Path.write_bytes``) fail as on a full disk, where ``when(path)``."""
+    write = Path.write_bytes
+
+    def write_bytes(self, data):
+        if when(self):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)

@@ -3,14 +3,12 @@ full names the file and keeps the previous checkpoint."""
 
 from __future__ import annotations
 
-import errno
-from pathlib import Path
-
 import pytest
 import torch
 from helpers import (
     NET,
     folder_args,
+    full_disk,
     one_error_line,
     tiny_generator,
 )
@@ -59,16 +57,6 @@ def test_a_checkpoint_with_nan_weights_is_refused_naming_the_file(tmp_path):
 ONE_BLOCK_NET = {"type": "DeResnet", "num_feat": 8, "num_blocks": 1, "scale": 4}
 
 
-def full_disk(monkeypatch, when=lambda path: True) -> None:
-    """Writes of whole files (``Path.write_bytes``) fail as on a full disk, where ``when(path)``."""
-    write = Path.write_bytes
-
-    def write_bytes(self, data):
-        if when(self):
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return write(self, data)
-
-    monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
 def test_a_full_disk_names_the_checkpoint_and_keeps_the_previous_one(tmp_path, monkeypatch):

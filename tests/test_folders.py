@@ -14,15 +14,17 @@ import pytest
 from helpers import (
     HR_NAMES,
     LR_NAMES,
+    NET,
     folder_args,
     folder_files,
     folder_manifest,
     folder_pngs,
     one_error_line,
+    rrdb_options,
+    rrdbnet,
     smooth_image,
+    tiny_generator,
 )
-from test_degrade import NET, tiny_generator
-from test_sr import rrdb_options, rrdbnet
 
 from probdeg.checkpoint import file_digest, save_checkpoint
 from probdeg.cli import main

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.handmade.strip():
         from .degrade import handmade_pipeline
 
-        scale = args.scale
+        scale = args.scale or 4
         if models:  # the pipelines take the generators' scale
             from ..metrics.scorecard import load_generators
 

@@ -53,7 +53,8 @@ def test_paths_are_resolved_for_generators_only(tmp_path):
     ([{"generator": "missing.pth"}], "degradations[0]:generator: file not found: missing.pth"),
 ])
 def test_the_validator_names_the_file_and_the_entry(tmp_path, entries, message):
-    opt = {"name": "x", "model_type": "CollaborativeSRModel", "datasets": {}, "path": {}, "degradations": entries}
+    opt = {"name": "x", "model_type": "CollaborativeSRModel", "datasets": {}, "path": {}, "degradations": entries,
+           "network_sr": {"type": "SRVGGNetCompact", "upscale": 4}}
     with pytest.raises(OptionError) as error:
         validate_options(opt, source="opt.yml", root=Path(tmp_path), is_train=False)
     assert str(error.value).startswith(f"opt.yml: {message}")

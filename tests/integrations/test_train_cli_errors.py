@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 pytest.importorskip("probdeg.integrations.basicsr")
-from test_checkpoint import full_disk  # noqa: E402
-from test_reliability import quiet_basicsr_logger  # noqa: E402, F401 - the fixture of the in-process trainings
+from helpers import full_disk  # noqa: E402
 
 from probdeg.sample_task import make_sample_data  # noqa: E402
 
@@ -130,7 +129,7 @@ MISTAKES = [  # (name, preset, change, what the line says)
     ("crop_below_filter", "deg_deresnet_det.yml", _put("network_d:kernel_size", 9),
      "crop_size: 32 gives 8x8 LR crops at scale 4, smaller than the 9x9 'gau' filter"),
     ("bicubic_false", "sr_single_prob.yml", _put("degradations", [{"bicubic": False}]),
-     "degradations[0]:bicubic: false is no degradation source"),
+     "degradations[0]:bicubic: expected true"),
     ("pretrained_junk", "deg_deresnet_det.yml", _put("path:pretrain_network_g", "junk.pth"),
      "cannot load the weights of"),
     ("arch_option", "deg_deresnet_det.yml", _put("network_g:num_blocks", -1), "num_blocks must be a positive integer"),

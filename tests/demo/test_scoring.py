@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_degrade import NET, tiny_generator
-from test_sr import rrdb_options, rrdbnet
+from helpers import NET, rrdb_options, rrdbnet, tiny_generator
 
 pytest.importorskip("probdeg.integrations.basicsr")
 
 from probdeg.checkpoint import save_checkpoint  # noqa: E402
 from probdeg.demo import scoring  # noqa: E402
 from probdeg.demo.plan import GENERATORS  # noqa: E402
+from probdeg.demo.stages import Records, StageRecord  # noqa: E402
 from probdeg.demo.task import DemoData  # noqa: E402
 from probdeg.io import read_image, write_image  # noqa: E402
 
@@ -23,7 +23,7 @@ LR_SIZES = [(39, 37), (41, 43), (32, 29)]  # odd and prime LR sides (a user's ph
 
 
 @pytest.fixture(scope="module")
-def odd_task(tmp_path_factory) -> tuple[Path, DemoData, dict]:
+def odd_task(tmp_path_factory) -> tuple[Path, DemoData, Records]:
     root = tmp_path_factory.mktemp("odd demo")
     rng = np.random.default_rng(0)
     for i, (h, w) in enumerate(LR_SIZES):
@@ -33,7 +33,9 @@ def odd_task(tmp_path_factory) -> tuple[Path, DemoData, dict]:
     save_checkpoint(root / "G.pth", tiny_generator(), {"type": "Probabilistic", "net": NET})
     save_checkpoint(root / "SR.pth", rrdbnet(), rrdb_options())
     data = DemoData(root / "val_hr", root / "train_lr", root / "val_hr", root / "val_lr", "odd", "odd")
-    return root, data, {"sr_single_prob": {"models": [str(root / "SR.pth")]}}
+    records = Records()
+    records.add(StageRecord("sr_single_prob", {}, "id", 1.0, models=(root / "SR.pth",)))
+    return root, data, records
 
 
 def test_every_method_is_scored_on_odd_sized_images(odd_task):
