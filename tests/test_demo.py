@@ -325,6 +325,30 @@ def test_your_own_uncurated_folders_run_the_same_pipeline(tmp_path, capfd):
     assert "c coffee 16bit.png" not in skipped and "g rgba.png" not in skipped
 
 
+@pytest.mark.slow
+def test_your_folders_of_odd_sized_images_give_a_report(tmp_path):
+    """Issue 30: user validation pairs whose LR sides are odd or prime (39 px wide) trained every stage and then
+    crashed in the report's scoring; now the report is written."""
+    from skimage import data as photos
+
+    rng = np.random.default_rng(0)
+    astronaut, coffee = photos.astronaut().astype(np.float32) / 255, photos.coffee().astype(np.float32) / 255
+    folders = {name: tmp_path / name for name in ("hr", "lr", "val_hr", "val_lr")}
+    for i in range(3):
+        write_image(folders["hr"] / f"h{i}.png", astronaut[50 * i:50 * i + 161, 40 * i:40 * i + 157])  # odd HR sides
+        write_image(folders["lr"] / f"l{i}.png", coffee[30 * i:30 * i + 41, 20 * i:20 * i + 53])
+    for i, (h, w) in enumerate([(37, 39), (41, 43)]):  # odd and prime LR sides
+        lr = np.clip(coffee[:h, 100:100 + w] + rng.normal(0, 0.01, (h, w, 3)), 0, 1).astype(np.float32)
+        write_image(folders["val_lr"] / f"v{i}.png", lr)
+        write_image(folders["val_hr"] / f"v{i}.png", np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1))
+    out = tmp_path / "out"
+    args = ["demo", *[f for name, folder in folders.items() for f in (f"--{name.replace('_', '-')}", str(folder))],
+            "--out", str(out), "--iters", "2,2", "--no-progress"]
+    assert main(args) == 0
+    md = (out / "report.md").read_text()
+    assert "your pairs --val-hr" in md and "Table 1" in md and (out / "report.html").is_file()
+
+
 def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
     hr, lr = _folder(tmp_path / "hr", 2), _folder(tmp_path / "lr", 2, size=16)
     val_hr, val_lr = _folder(tmp_path / "val_hr", 2), _folder(tmp_path / "val_lr", 2, size=16)
