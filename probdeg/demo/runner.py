@@ -468,13 +468,18 @@ class DemoRunner:
 
 
 def prune_experiment(experiment: Path) -> int:
-    """Remove a finished training's intermediate files: the numbered checkpoints (``*_<iter>.pth``; the ``_latest``
-    ones stay) and every training state but the newest. Returns the bytes freed."""
+    """Keep a finished training's latest files only: the ``_latest`` checkpoints, the newest training state and the
+    numbered checkpoints of its iteration (what a resume from it loads); older states and checkpoints are removed.
+    Returns the bytes freed."""
+    def iteration(path: Path) -> int:
+        number = path.stem.rpartition("_")[2] if path.suffix == ".pth" else path.stem
+        return int(number) if number.isdigit() else -1
+
+    states = sorted((experiment / "training_states").glob("*.state"), key=iteration)
+    newest = iteration(states[-1]) if states else -1
+    numbered = [p for p in (experiment / "models").glob("*.pth") if iteration(p) >= 0]
     freed = 0
-    numbered = [p for p in (experiment / "models").glob("*.pth") if p.stem.rpartition("_")[2].isdigit()]
-    states = sorted((experiment / "training_states").glob("*.state"), key=lambda p: int(p.stem) if p.stem.isdigit()
-                    else -1)
-    for path in numbered + states[:-1]:
+    for path in states[:-1] + [p for p in numbered if iteration(p) != newest]:
         freed += path.stat().st_size
         path.unlink()
     return freed
