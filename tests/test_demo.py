@@ -79,11 +79,12 @@ def test_the_report_holds_every_table_picture_and_command(demo_out):
     # One crop row group per photo (the 12 validation pairs are 3 draws of 4 photos), 6 cells of 192 px a row:
     # LR, every method and the ground truth over two rows.
     assert crops.shape[1] == 6 * 192 and crops.shape[0] == 4 * 2 * (192 + GRID_LABEL_HEIGHT)
-    # Finished trainings keep their latest checkpoints and newest training state only.
+    # Finished trainings keep their latest checkpoints, their newest training state and what resuming it loads.
     for experiment in (demo_out / "experiments").iterdir():
+        states = [p.stem for p in (experiment / "training_states").glob("*.state")]
         models = sorted(p.name for p in (experiment / "models").glob("*.pth"))
-        assert models and all(name.endswith("_latest.pth") for name in models), models
-        assert len(list((experiment / "training_states").glob("*.state"))) <= 1
+        assert len(states) == 1 and models, (states, models)
+        assert all(name.endswith(("_latest.pth", f"_{states[0]}.pth")) for name in models), models
     assert html.count("<table>") == len(_md_tables(md))
     # Every training is listed with the command that reruns it.
     for key in [f"g_{g.key}" for g in GENERATORS] + [f"sr_{r.key}" for r in SR_RUNS]:
@@ -155,11 +156,12 @@ def test_the_scores_are_finite_and_the_printed_eval_command_reproduces_them(demo
 def test_a_rerun_reuses_finished_stages_and_resumes_an_interrupted_one(demo_out, capsys):
     store = StageStore(demo_out / "stages")
     before = {key: store.load(key)["run_id"] for key in ("g_deresnet_prob", "sr_naive")}
-    # Interrupt MSSR's training after iteration 2: its record says started, its last state is 2.state.
+    # Interrupt MSSR's training after its last state (a finished training keeps only its newest, 3.state): its
+    # record says started, and the latest models are not written yet.
     record = store.load("sr_mssr")
     store.start("sr_mssr", record["config"])
     experiment = Path(record["experiment"])
-    (experiment / "training_states" / "3.state").unlink()
+    assert [p.name for p in (experiment / "training_states").glob("*.state")] == ["3.state"]
     for model in experiment.glob("models/*_latest.pth"):
         model.unlink()
     capsys.readouterr()
@@ -169,7 +171,8 @@ def test_a_rerun_reuses_finished_stages_and_resumes_an_interrupted_one(demo_out,
     assert "resuming an interrupted run" in out
     assert {key: store.load(key)["run_id"] for key in before} == before
     logs = sorted(experiment.glob("train_demo_sr_mssr_*.log"))
-    assert "Resuming training from epoch" in logs[-1].read_text() and "iter: 2." in logs[-1].read_text()
+    assert "Resuming training from epoch" in logs[-1].read_text() and "iter: 3." in logs[-1].read_text()
+    assert all(model.is_file() for model in (experiment / "models").glob("net_sr*_latest.pth"))
     assert store.load("sr_mssr")["finished"] and not list(experiment.parent.glob("*archived*"))
 
 
@@ -185,12 +188,12 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
 
 
 def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
-    import probdeg.presets
+    import probdeg.demo.runner as runner_module
     from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("collab: {lambda_ada: 10}\n")
-    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    monkeypatch.setattr(runner_module, "preset_path", lambda name: preset)
     runner = DemoRunner(DemoConfig(out=tmp_path / "out"))
     job = training_job("sr_x", Training("tiny/x", ("name=x",), "stage 2: x", ("net_sr0_latest.pth",), 10), [],
                        cost=10, root=runner.out)
@@ -336,7 +339,7 @@ def test_your_folders_of_odd_sized_images_give_a_report(tmp_path):
     folders = {name: tmp_path / name for name in ("hr", "lr", "val_hr", "val_lr")}
     for i in range(3):
         write_image(folders["hr"] / f"h{i}.png", astronaut[50 * i:50 * i + 161, 40 * i:40 * i + 157])  # odd HR sides
-        write_image(folders["lr"] / f"l{i}.png", coffee[30 * i:30 * i + 41, 20 * i:20 * i + 53])
+        write_image(folders["lr"] / f"l{i}.png", coffee[30 * i:30 * i + 67, 20 * i:20 * i + 71])  # odd, >= 64
     for i, (h, w) in enumerate([(37, 39), (41, 43)]):  # odd and prime LR sides
         lr = np.clip(coffee[:h, 100:100 + w] + rng.normal(0, 0.01, (h, w, 3)), 0, 1).astype(np.float32)
         write_image(folders["val_lr"] / f"v{i}.png", lr)
@@ -366,12 +369,11 @@ def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
 
 def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monkeypatch, capsys):
     import probdeg.demo.runner as runner_module
-    import probdeg.presets
     from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("num_models: 1\n")
-    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    monkeypatch.setattr(runner_module, "preset_path", lambda name: preset)
     order = []
 
     def fake_training(preset_file, overrides, root, progress=True):
@@ -422,11 +424,11 @@ def test_sr_overrides_write_each_model_s_offline_sources_as_the_option_file_take
     import json
 
     from probdeg.demo.plan import SRRun
-    from probdeg.demo.runner import sr_overrides
+    from probdeg.demo.runner import render_overrides, sr_overrides
     from probdeg.demo.task import DemoData
 
     data = DemoData(*(tmp_path / name for name in ("thr", "tlr", "vhr", "vlr")), source="s", val_source="v")
     run = SRRun("mixed", "tiny/mssr", (("a",), ("a", "b")))
-    overrides = sr_overrides(run, data, {"a": tmp_path / "A", "b": tmp_path / "B"}, 10, 0)
+    overrides = render_overrides(sr_overrides(run, data, {"a": tmp_path / "A", "b": tmp_path / "B"}, 10, 0))
     entries = json.loads(next(o for o in overrides if o.startswith("degradations="))[len("degradations="):])
     assert entries == [{"offline": "a"}, [{"offline": "a"}, {"offline": "b"}]]

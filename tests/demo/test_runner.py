@@ -28,13 +28,15 @@ def test_schedules_are_rescaled_in_the_presets_own_ratios():
     assert scaled_schedule({"total_iter": 10, "scheduler": {"type": "CosineAnnealingRestartLR"}}, 5) == {}
 
 
-def test_a_finished_experiment_keeps_its_latest_checkpoints_and_newest_state(tmp_path):
-    for name in ("net_g_50.pth", "net_g_100.pth", "net_g_latest.pth", "net_d_100.pth", "net_d_latest.pth"):
+def test_a_finished_experiment_keeps_its_latest_files_and_what_resuming_its_newest_state_loads(tmp_path):
+    for name in ("net_g_50.pth", "net_g_100.pth", "net_g_150.pth", "net_g_latest.pth", "net_d_100.pth",
+                 "net_d_150.pth", "net_d_latest.pth"):
         (tmp_path / "models").mkdir(exist_ok=True)
         (tmp_path / "models" / name).write_bytes(b"x" * 10)
     for name in ("50.state", "100.state", "150.state"):
         (tmp_path / "training_states").mkdir(exist_ok=True)
         (tmp_path / "training_states" / name).write_bytes(b"y" * 5)
     assert prune_experiment(tmp_path) == 3 * 10 + 2 * 5
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["net_d_latest.pth", "net_g_latest.pth"]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["net_d_150.pth", "net_d_latest.pth",
+                                                                       "net_g_150.pth", "net_g_latest.pth"]
     assert [p.name for p in (tmp_path / "training_states").iterdir()] == ["150.state"]
