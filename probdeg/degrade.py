@@ -21,13 +21,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import file_digest, load_network
+from .checks import is_count
 from .defaults import TILE_OVERLAP
 from .errors import ImageReadError, UserError
+from .figures import sample_grid_figure
 from .filters import bicubic_downscale
+from .folders import FolderJob, plan_outputs
 from .injection import NoiseInjection
+from .io import image_to_tensor, list_images, read_image, write_image
+from .jpeg import compress, estimate_quality_range, is_quality_range
 from .noise_field import Window, position_keyed_noise, sample_seed, stable_seed
 from .registry import Resolve
-from .tiling import OutputCheck, run_tiled
+from .tiling import OutputCheck, count_tiles, memory_hint, run_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -64,7 +70,7 @@ def infer_scale(G: nn.Module, *, size: int = 64, check: bool = False) -> int:
     """
     for module in (G, getattr(G, "net", None)):
         scale = getattr(module, "scale", None)
-        if isinstance(scale, int) and not isinstance(scale, bool) and scale >= 1:
+        if is_count(scale):
             break
     else:
         scale = None
@@ -101,17 +107,13 @@ def crop_to_scale(hr: Tensor, scale: int) -> Tensor:
     return hr[..., : h - h % scale, : w - w % scale]
 
 
-def _is_count(value: Any, low: int = 1) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= low
-
-
 def check_tiling(scale: int, tile: Optional[int], overlap: int) -> None:
     """Raise UserError unless ``tile`` (or ``None``) and ``overlap`` are multiples of ``scale``."""
-    if not _is_count(scale):
+    if not is_count(scale):
         raise UserError(f"scale must be a positive integer, got {scale!r}")
-    if tile is not None and (not _is_count(tile, scale) or tile % scale):
+    if tile is not None and (not is_count(tile, scale) or tile % scale):
         raise UserError(f"tile must be a positive multiple of the scale ({scale}), got {tile!r}")
-    if not _is_count(overlap, 0) or overlap % scale:
+    if not is_count(overlap, 0) or overlap % scale:
         raise UserError(f"tile overlap must be a multiple of the scale ({scale}) and >= 0, got {overlap!r}")
 
 
@@ -201,7 +203,7 @@ def degrade_image(
         hr = hr.unsqueeze(0)
     if hr.dim() != 4 or hr.shape[0] != 1:
         raise ValueError(f"degrade_image takes one image, (1, C, H, W) or (C, H, W); got shape {tuple(hr.shape)}")
-    if not _is_count(samples):
+    if not is_count(samples):
         raise UserError(f"samples must be a positive integer, got {samples!r}")
     hr = crop_to_scale(hr, scale)
     seeds = [sample_seed(seed, key, k) for k in range(samples)]
@@ -241,11 +243,9 @@ def sample_grid(
     Returns:
         An RGB float image in [0, 1], one row per image.
     """
-    from .figures import sample_grid_figure
-
     if not hr_images:
         raise ValueError("sample_grid needs at least one HR image")
-    if not _is_count(samples):
+    if not is_count(samples):
         raise UserError(f"samples must be a positive integer, got {samples!r}")
     param = next(G.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -275,8 +275,6 @@ def read_hr(path: Path, scale: int) -> Tensor:
     Raises:
         ImageReadError: unreadable, or smaller than the scale.
     """
-    from .io import image_to_tensor, read_image
-
     image = crop_to_scale(image_to_tensor(read_image(path)), scale)
     if image.shape[-1] == 0 or image.shape[-2] == 0:
         raise ImageReadError(path, f"it is smaller than the scale ({scale} pixels)")
@@ -297,10 +295,6 @@ def matching_jpeg(model_path: PathLike, hr_dir: PathLike, real_lr_dir: PathLike,
         images: at most this many HR images are degraded for the match.
         resolve: finds arch types outside probdeg's own.
     """
-    from .checkpoint import load_network
-    from .io import list_images, read_image
-    from .jpeg import estimate_quality_range
-
     def readable(paths: list[Path], read: Callable[[Path], Any], limit: int) -> list[tuple[Path, Any]]:
         found = []  # unreadable files are skipped here: the stages that use them name them
         for path in paths:
@@ -389,14 +383,8 @@ def degrade_folder(
         UserError: no images, bad options, outputs that would collide, land outside the output folder or were made
             with other settings, or an image too large for memory (the message suggests ``tile``).
     """
-    from .checkpoint import file_digest, load_network
-    from .folders import FolderJob, plan_outputs
-    from .io import write_image
-    from .jpeg import compress, is_quality_range
-    from .tiling import count_tiles, memory_hint
-
     for name, value in (("samples", samples), ("batch", batch), ("grid_images", grid_images)):
-        if not _is_count(value):
+        if not is_count(value):
             raise UserError(f"{name} must be a positive integer, got {value!r}")
     if grid is not None and Path(grid).suffix.lower() != ".png":
         raise UserError(f"the grid {str(grid)!r} is written as PNG: its name should end in '.png'")

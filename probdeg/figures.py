@@ -15,6 +15,8 @@ from typing import Optional, Union
 import numpy as np
 from torch import Tensor
 
+from .io import atomic_path
+
 PathLike = Union[str, os.PathLike]
 
 LABEL_HEIGHT = 16
@@ -149,8 +151,6 @@ def sample_grid_figure(rows: Sequence[tuple[Tensor, Tensor]], *, scale: int,
 
 
 def _save_figure(figure, path: PathLike) -> Path:
-    from .io import atomic_path
-
     path = Path(path)
     figure.tight_layout()
     with atomic_path(path) as tmp:

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from .checks import is_count
+
 __all__ = [
     "FILTER_KINDS",
     "PADDING_MODES",
@@ -87,7 +89,7 @@ def _check_args(kind: str, kernel_size: int, padding: str) -> None:
         raise ValueError(f"unknown filter kind {kind!r}; valid kinds are {', '.join(FILTER_KINDS)}")
     if padding not in PADDING_MODES:
         raise ValueError(f"unknown padding {padding!r}; valid modes are {', '.join(PADDING_MODES)}")
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+    if not is_count(kernel_size) or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
 
 

@@ -7,6 +7,7 @@ input is read with unreadable ones warned about and counted, progress is shown, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, TypeVar, Union
 
+from . import __version__
 from .errors import ImageReadError, UserError
-from .io import file_digest, list_images
+from .io import atomic_path, file_digest, list_images, read_image, remove_temporaries
+from .progress import progress_bar
 
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
@@ -236,9 +239,6 @@ class FolderJob:
         self.bar: Any = None
 
     def __enter__(self) -> FolderJob:
-        from .io import remove_temporaries
-        from .progress import progress_bar
-
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_folder(self.output_dir, self.command)
         try:
@@ -260,9 +260,6 @@ class FolderJob:
             self._lock.close()
 
     def _check_manifest(self) -> None:
-        from . import __version__
-        from .io import atomic_path
-
         path = self.output_dir / MANIFEST
         wanted = {"command": self.command, "probdeg": __version__, **self.settings}
         try:
@@ -524,10 +521,6 @@ def distinct_images(paths: Sequence[Path], limit: int) -> list[int]:
     Returns:
         Indices into ``paths``, in order.
     """
-    import hashlib
-
-    from .io import read_image
-
     seen, kept = set(), []
     for index, path in enumerate(paths):
         if len(kept) >= limit:

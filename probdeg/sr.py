@@ -20,13 +20,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checkpoint import file_digest
+from .checks import is_count
 from .defaults import TILE_PAD
 from .errors import UserError
-from .io import WRITE_FORMATS, FormatCapacity, StoredImage, image_to_tensor, read_stored_image, write_image_array
+from .folders import FolderJob, listing, plan_outputs
+from .io import (
+    WRITE_FORMATS,
+    FormatCapacity,
+    StoredImage,
+    image_to_tensor,
+    read_image,
+    read_stored_image,
+    write_image_array,
+)
 from .noise_field import Window
 from .registry import Resolve
 from .sr_models import load_sr_net
-from .tiling import INTEGER_RANGES, OutputCheck, run_tiled
+from .tiling import INTEGER_RANGES, OutputCheck, count_tiles, memory_hint, run_tiled
 
 PathLike = Union[str, os.PathLike]
 
@@ -150,9 +161,9 @@ def load_ensemble(models: Union[PathLike, Sequence[PathLike]], *, device: Union[
 
 
 def _check_tiles(tile: Optional[int], tile_pad: int) -> None:
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+    if tile is not None and not is_count(tile):
         raise UserError(f"tile must be a positive number of LR pixels, got {tile!r}")
-    if isinstance(tile_pad, bool) or not isinstance(tile_pad, int) or tile_pad < 0:
+    if not is_count(tile_pad, 0):
         raise UserError(f"tile_pad must be a number of LR pixels >= 0, got {tile_pad!r}")
 
 
@@ -260,8 +271,6 @@ def probe_channels(net: nn.Module, channels: int, info: SRNetInfo) -> int:
 
 def read_lr(path: Path) -> Tensor:
     """An LR image file as a (3, H, W) float tensor."""
-    from .io import image_to_tensor, read_image
-
     return image_to_tensor(read_image(path))
 
 
@@ -397,10 +406,6 @@ def sr_folder(
         UserError: no images, bad options, members of different scales, outputs that would collide, land outside
             the output folder or were made with other settings, or an image too large for memory.
     """
-    from .checkpoint import file_digest
-    from .folders import FolderJob, listing, plan_outputs
-    from .tiling import count_tiles, memory_hint
-
     _check_tiles(tile, tile_pad)
     extension = _check_output_options(outscale, suffix, ext)
     paths = parse_model_list(models)

@@ -18,6 +18,7 @@ life cycle. The adversarial loss is a callable ``adversarial(logits, target_is_r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
@@ -26,9 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .filters import LowPass
+from .archs import FSDiscriminator
+from .filters import LowPass, bicubic_downscale
 from .losses import ColorLoss, DiversityLoss
 from .runtime import in_precision
+from .unpaired_data import UnpairedImageDataset
 from .wrapper import param_groups
 
 Adversarial = Callable[[Tensor, bool], Tensor]
@@ -222,13 +225,7 @@ def train_degradation(
     Returns:
         The trained :class:`DegradationGAN` (its ``G`` and ``D``).
     """
-    import time
-
     from torch.utils.data import DataLoader
-
-    from .archs import FSDiscriminator
-    from .filters import bicubic_downscale
-    from .unpaired_data import UnpairedImageDataset
 
     # Crops are random, so an epoch's length is only how often the loader reshuffles.
     dataset = UnpairedImageDataset(hr_folders, lr_folders, crop_size=crop, scale=scale, length=16 * batch_size,

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .checks import is_count
 from .errors import ImageReadError, UserError
 from .io import decode_image, image_to_tensor, list_images, to_unit_float
 
@@ -142,18 +143,18 @@ class UnpairedImageDataset(Dataset):
         cache_images: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(scale, int) or scale < 1:
+        if not is_count(scale):
             raise UserError(f"scale must be a positive integer, got {scale!r}")
-        if not isinstance(crop_size, int) or crop_size < scale:
+        if not is_count(crop_size, scale):
             raise UserError(f"crop_size must be an integer of at least scale={scale}, got {crop_size!r}")
         if crop_size % scale != 0:
             raise UserError(f"crop_size {crop_size} is not a multiple of scale {scale}: the LR crop would not be "
                              f"an exact 1/{scale} of it (try {crop_size - crop_size % scale})")
         if small_images not in ("skip", "error"):
             raise UserError(f"small_images must be 'skip' or 'error', got {small_images!r}")
-        if length is not None and (not isinstance(length, int) or length < 1):
+        if length is not None and not is_count(length):
             raise UserError(f"length must be a positive integer or None, got {length!r}")
-        if not isinstance(seed, int) or seed < 0:
+        if not is_count(seed, 0):
             raise UserError(f"seed must be a non-negative integer, got {seed!r}")
         self.crop_size = crop_size
         self.lr_crop_size = crop_size // scale
@@ -282,7 +283,7 @@ class UnpairedImageDataset(Dataset):
         epoch = None
         if isinstance(index, tuple):
             epoch, index = index
-            if not isinstance(epoch, int) or epoch < 0:
+            if not is_count(epoch, 0):
                 raise UserError(f"the epoch of an (epoch, index) key must be a non-negative integer, got {epoch!r}")
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")

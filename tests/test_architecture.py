@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probdeg"
 # application -> above (the BasicSR glue, the command line, the demo). The core is what a user of another codebase
 # takes (wrapper, archs, losses, collab, data); the application works on folders and figures; "probdeg" itself only
 # re-exports public names.
-CORE = {"checkpoint", "collab", "defaults", "errors", "filters", "fused_noise", "injection", "io", "jpeg", "losses",
+CORE = {"checkpoint", "checks", "collab", "defaults", "errors", "filters", "fused_noise", "injection", "io", "jpeg",
+        "losses",
         "metrics", "metrics.degradation", "metrics.image", "presets", "progress", "registry", "runtime", "stage1",
         "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet", "archs.discriminator",
         "archs.probabilistic", "archs.strided_han"}

@@ -188,12 +188,12 @@ def test_stage_records_are_reused_only_with_the_same_settings(tmp_path):
 
 
 def test_a_changed_preset_is_retrained_not_reused(tmp_path, monkeypatch):
-    import probdeg.presets
+    import probdeg.demo.runner as runner_module
     from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("collab: {lambda_ada: 10}\n")
-    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    monkeypatch.setattr(runner_module, "preset_path", lambda name: preset)
     runner = DemoRunner(DemoConfig(out=tmp_path / "out"))
     job = training_job("sr_x", Training("tiny/x", ("name=x",), "stage 2: x", ("net_sr0_latest.pth",), 10), [],
                        cost=10, root=runner.out)
@@ -369,12 +369,11 @@ def test_your_validation_pairs_are_checked_before_training(tmp_path, capsys):
 
 def test_jobs_start_once_the_stages_they_read_exist_stage_1_first(tmp_path, monkeypatch, capsys):
     import probdeg.demo.runner as runner_module
-    import probdeg.presets
     from probdeg.demo.runner import DemoConfig, DemoRunner, Training, training_job
 
     preset = tmp_path / "preset.yml"
     preset.write_text("num_models: 1\n")
-    monkeypatch.setattr(probdeg.presets, "preset_path", lambda name: preset)
+    monkeypatch.setattr(runner_module, "preset_path", lambda name: preset)
     order = []
 
     def fake_training(preset_file, overrides, root, progress=True):

@@ -59,10 +59,11 @@ def _quality_range(text: str) -> Union[tuple[int, int], str]:
 
 def handmade_pipeline(spec: str, scale: int):
     """The pipeline of a ``--handmade`` argument (BasicSR's ops: loaded only here)."""
+    from ..checks import is_count
     from ..errors import UserError
     from ..integrations.basicsr.options import read_handmade
 
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+    if not is_count(scale):
         raise UserError(f"--scale must be a positive integer, got {scale!r}")
     return read_handmade(spec).degradation(scale)
 

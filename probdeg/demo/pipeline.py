@@ -8,11 +8,17 @@ the demo's (the same tiny presets, budgets, records): a rerun reuses what is fin
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..figures import mosaic
+from ..folders import distinct_images
+from ..io import image_to_tensor, list_images, read_image, tensor_to_image, write_image
+from .figures import _busiest_window
 from .plan import GENERATORS, SR_RUNS, Budget
+from .report import relative_path, write_blocks
 from .runner import DemoConfig, DemoRunner
 from .stages import Records
 from .task import check_user_folders
@@ -107,8 +113,6 @@ def export_one_model(ensemble: list[Path], folder: Path) -> tuple[Path, Optional
     """:data:`ONE_MODEL` of ``ensemble`` as ``folder/sr.pth`` (Real-ESRGAN's layout, checked by loading it back with
     spandrel) and, when onnx is installed (``probdeg[export]``), ``folder/sr.onnx`` and the whole ensemble's mean as
     ``folder/sr_ensemble.onnx`` (checked with onnxruntime). Returns the ``.pth`` and the member's ``.onnx``."""
-    import importlib.util
-
     from ..export import export_model
     from ..integrations.basicsr import resolve_arch
 
@@ -123,12 +127,8 @@ def export_one_model(ensemble: list[Path], folder: Path) -> tuple[Path, Optional
 def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
     """What the model does on the user's real LR: per image (up to :data:`PREVIEW_IMAGES`, each photo once), the
     busiest crop of the LR input (nearest-neighbour enlarged) beside the model's output."""
-    from ..figures import mosaic
-    from ..folders import distinct_images
     from ..integrations.basicsr import resolve_arch
-    from ..io import image_to_tensor, list_images, read_image, tensor_to_image, write_image
     from ..sr import load_ensemble, super_resolve
-    from .figures import _busiest_window
 
     nets, info = load_ensemble([model], resolve=resolve_arch)
     images = list_images(real_lr)
@@ -152,8 +152,6 @@ def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensem
                           preview: Path, records: Records, budget: Budget, config: DemoConfig) -> tuple[Path, Path]:
     """``report.html`` (self-contained) and ``report.md``: what was trained, how real each degradation is, the model
     and what it does on the real LR."""
-    from .report import relative_path, write_blocks
-
     trainings = [r for r in records.trained() if r.key.startswith(("g_", "sr_"))]
     header, rows = card.cells()
     blocks = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..checks import is_count
 from ..errors import UserError
 
 
@@ -26,7 +27,7 @@ class Budget:
     def __post_init__(self) -> None:
         for what in ("stage1_iters", "stage2_iters"):
             value = getattr(self, what)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_count(value):
                 raise UserError(f"{what} must be a positive integer, got {value!r}")
 
     @staticmethod

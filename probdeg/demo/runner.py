@@ -14,17 +14,22 @@ import platform
 import shlex
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..io import atomic_path
-from ..sample_task import TrueDegradation, camera_degradation, describe_true_degradation
+from ..io import atomic_path, list_images, read_image, write_image
+from ..presets import preset_path
+from ..runtime import bf16_is_native, keep_freed_memory
+from ..sample_task import TrueDegradation, apply_true_degradation, camera_degradation, describe_true_degradation
+from .figures import sr_crops
 from .lanes import Job, run_jobs
 from .plan import BUDGETS, GENERATORS, SR_RUNS, SYNTHETIC_SAMPLES, TRUE, Budget, GeneratorRun, SRRun
+from .report import write_report
 from .stages import Records, StageRecord, StageStore
-from .task import DemoData, UserFolders, check_user_folders, prepare_data
+from .task import SCALE, DemoData, UserFolders, check_user_folders, prepare_data
 
 PathLike = Union[str, Path]
 
@@ -109,7 +114,6 @@ def parse_overrides(words: Sequence[str]) -> Overrides:
 
 def _preset_train(preset: str) -> dict[str, Any]:
     from ..integrations.basicsr.options import read_yaml
-    from ..presets import preset_path
 
     return read_yaml(preset_path(preset))["train"]
 
@@ -173,11 +177,7 @@ def _timed_training(preset: Path, overrides: list[str], root: Path) -> float:
 
 def _start_lane(threads: int) -> None:
     """A lane's worker process: its share of the cores, glibc's memory kept (probdeg.runtime), warnings on one line."""
-    import warnings
-
     import torch
-
-    from ..runtime import keep_freed_memory
 
     keep_freed_memory()
     torch.set_num_threads(threads)
@@ -204,8 +204,6 @@ class Training:
 def training_job(key: str, training: Training, upstream: Sequence[str], *, cost: float, root: Path,
                  first: bool = False) -> Job:
     """A :class:`~probdeg.demo.lanes.Job` that runs ``training`` in a lane."""
-    from ..presets import preset_path
-
     return Job(key, tuple(upstream), cost, _timed_training, (preset_path(training.preset), list(training.overrides),
                                                             root), first=first, payload=training)
 
@@ -283,7 +281,6 @@ class DemoRunner:
 
     def _config(self, job: Job) -> dict[str, Any]:
         from ..integrations.basicsr.options import read_yaml
-        from ..presets import preset_path
 
         training: Training = job.payload
         # The preset's options too: a changed preset (a new probdeg) retrains instead of reusing a stale stage. Parsed,
@@ -294,8 +291,6 @@ class DemoRunner:
                 "upstream": {k: self.records.run_id(k) for k in job.upstream}}
 
     def _finish(self, job: Job, seconds: float) -> StageRecord:
-        from ..presets import preset_path
-
         training: Training = job.payload
         experiment = self.out / "experiments" / f"demo_{job.key}"
         paths = [experiment / "models" / name for name in training.models]
@@ -425,7 +420,6 @@ class DemoRunner:
         """The SR trainings of ``runs`` (for :meth:`train_all`); ``synthetic`` maps LR sources to their folders,
         which need not exist yet: each job waits for its folders' stage records."""
         from ..integrations.basicsr.options import read_yaml
-        from ..presets import preset_path
 
         iters, jobs = self.budget.stage2_iters, []
         for run in runs:
@@ -490,10 +484,6 @@ def true_degradation_samples(train_hr: Path, folder: Path, degradation: TrueDegr
     names its samples (``<stem>_s<k>.png``); fresh draws (seeded apart from the task's own)."""
     import numpy as np
 
-    from ..io import list_images, read_image, write_image
-    from ..sample_task import apply_true_degradation
-    from .task import SCALE
-
     for index, path in enumerate(list_images(train_hr)):
         hr = read_image(path)
         hr = hr[: hr.shape[0] - hr.shape[0] % SCALE, : hr.shape[1] - hr.shape[1] % SCALE]
@@ -508,8 +498,6 @@ def environment(lanes: int) -> dict[str, Any]:
     """The machine and software, for the report."""
     import torch
 
-    from ..runtime import bf16_is_native
-
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
             "cpus": os.cpu_count(), "lanes": lanes, "torch_threads": max(1, (os.cpu_count() or 1) // lanes),
             "bf16_forwards": bf16_is_native(torch.device("cpu"))}
@@ -521,8 +509,6 @@ def run_demo(config: DemoConfig) -> DemoResult:
     Raises:
         ValueError / FileNotFoundError: bad folders or settings, named in the message.
     """
-    from .figures import sr_crops
-    from .report import write_report
     from .scoring import demo_scorecard, robustness, score_methods
 
     start = time.perf_counter()

@@ -15,7 +15,9 @@ from torch import nn
 from ..integrations.basicsr import resolve_arch
 from ..io import image_to_tensor, list_images, read_image, write_image
 from ..metrics.robustness import noise_sweep, write_sweep
+from ..metrics.scorecard import score_generators, write_scorecard
 from ..metrics.sr_scores import evaluate_folders
+from ..progress import progress_bar
 from ..sr import sr_folder, super_resolve
 from .plan import GENERATORS, ROWS, Row
 from .stages import Records
@@ -85,8 +87,6 @@ def score_methods(out: Path, data: DemoData, records: Records, *,
     Returns:
         Per row key: ``label``, ``psnr``, ``ssim`` (means), ``per_image`` PSNR, ``models`` and ``commands``.
     """
-    from ..progress import progress_bar
-
     scores = {}
     for row in progress_bar(present_rows(records), desc="score", unit="method", enabled=progress):
         sr_dir = out / "sr" / row.key
@@ -120,8 +120,6 @@ def demo_scorecard(out: Path, data: DemoData, generators: dict[str, Path], *, se
         ``rows`` (by generator key, plus ``bicubic`` and ``bicubic_noise``: the scorecard's figures and ``label``),
         ``samples``, ``real_noise_level``, ``histogram``, ``grids`` (by key) and ``command``.
     """
-    from ..metrics.scorecard import score_generators, write_scorecard
-
     card, nets = score_generators([generators[run.key] for run in GENERATORS], data.val_hr, data.train_lr,
                            paired_lr_dir=data.val_lr, samples=GENERATOR_SAMPLES, seed=seed, progress=False,
                            labels=[run.label for run in GENERATORS])

@@ -23,7 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import ImageReadError
 from ..filters import HighPass, gaussian_kernel2d, haar_dwt
+from ..injection import NoiseInjection
+from ..io import image_to_tensor, list_images, read_image
 
 
 def sample_diversity(samples: Tensor) -> Tensor:
@@ -228,8 +231,6 @@ def latent_strengths(G: torch.nn.Module, example: Optional[Tensor] = None) -> li
         ``sigma_map_mean`` (mean softplus(conv(h)) for ``conditional``, 1 for ``channel``) and ``effective`` (the mean
         noise standard deviation the layer adds: strength x sigma map).
     """
-    from ..injection import NoiseInjection
-
     layers = [m for m in G.modules() if isinstance(m, NoiseInjection)]
     rows = []
     for layer in layers:
@@ -279,9 +280,6 @@ def folder_noise_level(folders: Any, *, max_images: int = 32) -> float:
     Raises:
         ValueError: no image could be used.
     """
-    from ..errors import ImageReadError
-    from ..io import image_to_tensor, list_images, read_image
-
     paths = list_images(folders)
     step = max(1, len(paths) // max_images)
     levels = []

@@ -20,10 +20,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import load_network
+from ..degrade import crop_to_scale, degrade_batch, infer_scale
 from ..errors import UserError
 from ..filters import bicubic_downscale
 from ..folders import Matching, match_images
 from ..io import list_images
+from ..progress import progress_bar
 from ..registry import Resolve
 from ..tables import format_table, json_safe, nan_mean
 from ..tiling import quantise
@@ -113,9 +116,6 @@ def lr_consistency(sr: Tensor, lr: np.ndarray, degrade: Callable[[Tensor, int], 
 def generator_degradation(path: PathLike, *, device: Union[str, torch.device] = "cpu", seed: int = 0,
                           resolve: Optional[Resolve] = None) -> Callable[[Tensor, int], Tensor]:
     """A learned degradation (a stage-1 generator checkpoint) at its latent means, as ``degrade(sr, scale)``."""
-    from ..checkpoint import load_network
-    from ..degrade import crop_to_scale, degrade_batch, infer_scale
-
     generator: nn.Module = load_network(path, resolve=resolve, device=device)
     g_scale = infer_scale(generator)
 
@@ -147,8 +147,6 @@ def evaluate_without_gt(
     Raises:
         UserError: neither metric asked for, no images, or no image could be scored.
     """
-    from ..progress import progress_bar
-
     metrics = (["niqe"] if niqe is not None else []) + (["lr_psnr"] if lr_dir is not None else [])
     if not metrics:
         raise UserError("nothing to score: give --lr LR_DIR for the LR consistency, or leave NIQE on")

@@ -20,8 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ImageReadError, UserError
+from ..figures import plot_curves
 from ..folders import Matching, match_images
+from ..io import image_to_tensor, read_image
 from ..noise_field import stable_seed
+from ..progress import progress_bar
 from ..registry import Resolve
 from ..sr import DEFAULT_TILE_PAD, SRNetInfo, load_ensemble, parse_model_list, probe_sr_net, super_resolve
 from ..tables import csv_text, format_table, json_safe, nan_mean, write_text
@@ -164,9 +167,6 @@ def noise_sweep(
         ValueError: no models, labels that do not match the models or repeat, models of different scales, or an
             LR / GT pair whose sizes do not agree with the scale (both files named).
     """
-    from ..io import image_to_tensor, read_image
-    from ..progress import progress_bar
-
     sigma_list = parse_sigmas(sigmas)
     if not models:
         raise UserError("the noise sweep needs at least one model")
@@ -227,8 +227,6 @@ def noise_sweep(
 
 def plot_sweep(sweep: Sweep, path: PathLike, *, title: Optional[str] = None) -> Path:
     """Plot PSNR vs noise sigma, one line per model, into a PNG (atomically); infinite PSNRs are left out."""
-    from ..figures import plot_curves
-
     return plot_curves(path, sweep.sigmas, {label: sweep.psnr[label] for label in sweep.labels},
                        xlabel="noise sigma on the LR input (8-bit units)",
                        ylabel="PSNR (dB)" + (" on Y" if sweep.options.get("y_channel") else ""),

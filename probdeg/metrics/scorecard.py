@@ -31,12 +31,17 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import load_network
+from ..checks import is_count
 from ..degrade import SeededDegradation, centre_box, degrade_image, infer_scale, sample_grid
 from ..errors import ImageReadError, UserError
+from ..figures import plot_histograms
 from ..filters import LowPass, bicubic_downscale
-from ..folders import distinct_images
+from ..folders import distinct_images, list_inputs
+from ..io import image_to_tensor, list_images, read_image, write_image
 from ..jpeg import block_edge_ratio
 from ..noise_field import stable_seed
+from ..progress import progress_bar
 from ..registry import Resolve
 from ..tables import csv_text, format_table, json_safe, markdown_table, write_text
 from .degradation import (
@@ -127,9 +132,6 @@ class Scorecard:
 
 
 def _read_folder(folder: Path, what: str, max_images: int) -> list[tuple[str, Tensor]]:
-    from ..folders import list_inputs
-    from ..io import image_to_tensor, read_image
-
     images = []
     for path in list_inputs(folder, what=what)[:max_images]:
         try:
@@ -172,8 +174,6 @@ def load_generators(models: Sequence[PathLike], *, device: Union[str, torch.devi
         UserError: an unreadable checkpoint, or one that is not a degradation generator (it does not make its
             input smaller), naming the file.
     """
-    from ..checkpoint import load_network
-
     paths = [Path(m) for m in models]
     stems = [p.stem for p in paths]
     loaded = []
@@ -227,11 +227,9 @@ def score_generators(
         FileNotFoundError / UserError: a missing folder, no readable image, a checkpoint that cannot be read or is
             not a generator, or generators of different scales.
     """
-    from ..progress import progress_bar
-
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
+    if not is_count(samples, 2):
         raise UserError(f"samples must be an integer >= 2 (the spread needs two), got {samples!r}")
-    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+    if not is_count(scale):
         raise UserError(f"scale must be a positive integer, got {scale!r}")
     generators = load_generators(models, device=device, resolve=resolve)
     if labels is not None:
@@ -248,7 +246,7 @@ def score_generators(
     if require_scale and scales != {scale}:
         raise UserError(f"scale {scale} was asked for, but the generators are x{scales.pop()}")
     scale = scales.pop()
-    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < MIN_LR_SIDE * scale):
+    if crop is not None and not is_count(crop, MIN_LR_SIDE * scale):
         raise UserError(f"crop must be at least {MIN_LR_SIDE * scale} HR pixels ({MIN_LR_SIDE} LR pixels at scale "
                         f"{scale}), or 0 / None for whole images, got {crop!r}")
     hr_images = _read_folder(Path(hr_dir), "HR folder", max_images)
@@ -333,9 +331,6 @@ def write_scorecard(card: Scorecard, out_dir: PathLike, *,
     Returns:
         The files by kind (``md``, ``csv``, ``json``, ``histogram``, ``grid:<label>``).
     """
-    from ..figures import plot_histograms
-    from ..io import image_to_tensor, list_images, read_image, write_image
-
     out = Path(out_dir)
     header, rows = card.cells()
     paths = {"md": out / "scorecard.md", "csv": out / "scorecard.csv", "json": out / "scorecard.json",

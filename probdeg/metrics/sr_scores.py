@@ -21,8 +21,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checks import is_count
 from ..errors import UserError
 from ..folders import Matching, match_images
+from ..io import read_image
+from ..losses import ALEXNET_FILE, LPIPSLoss, alexnet_weights_path
+from ..progress import progress_bar
 from ..tables import csv_text, format_table, json_safe, nan_mean, write_text
 from .image import SSIM_WINDOW, psnr_uint8, ssim_uint8
 
@@ -44,8 +48,6 @@ def read_uint8(path: PathLike) -> np.ndarray:
     Shape:
         Output: (H, W, 3).
     """
-    from ..io import read_image
-
     return np.rint(read_image(path) * 255.0).astype(np.uint8)
 
 
@@ -56,7 +58,7 @@ def to_uint8(image: Tensor) -> np.ndarray:
 
 def check_pair(sr: np.ndarray, gt: np.ndarray, crop_border: int, names: str, min_side: int = 1) -> None:
     """Raise UserError unless ``sr`` and ``gt`` have one size that leaves ``min_side`` pixels after the crop."""
-    if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
+    if not is_count(crop_border, 0):
         raise UserError(f"crop_border must be an integer >= 0, got {crop_border!r}")
     if sr.shape != gt.shape:
         raise UserError(f"size mismatch: {names}: {sr.shape[1]}x{sr.shape[0]} vs {gt.shape[1]}x{gt.shape[0]}")
@@ -120,7 +122,6 @@ def load_lpips(enabled: Optional[bool] = None, *, weights: Optional[PathLike] = 
     """
     if enabled is False:
         return None, None
-    from ..losses import ALEXNET_FILE, LPIPSLoss, alexnet_weights_path
 
     try:
         return LPIPSLoss(weights).to(device).eval(), None
@@ -203,9 +204,7 @@ def evaluate_folders(
         FileNotFoundError: a folder does not exist.
         UserError: no pair at all, or no pair could be scored.
     """
-    from ..progress import progress_bar
-
-    if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
+    if not is_count(crop_border, 0):
         raise UserError(f"crop_border must be an integer >= 0, got {crop_border!r}")
     matching = match_images(sr_dir, gt_dir)
     if not matching.pairs:

@@ -16,6 +16,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ...checks import is_count
 from ...errors import OptionError
 from .schema import shorten
 from .sources import HandmadeSource, read_degradations, write_entry
@@ -145,7 +146,7 @@ def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Op
             "total_iter" in train["scheduler"]:  # the schedule's own length: stopping early keeps it
         return None
     total = train.get("total_iter")
-    if not (_is_count(total) and _is_count(total_before)) or total == total_before:
+    if not (is_count(total) and is_count(total_before)) or total == total_before:
         return None
     scheduler = train["scheduler"]
     changes = []
@@ -159,10 +160,6 @@ def scale_schedule(opt: dict, total_before: Any, overrides: Sequence[str]) -> Op
             "set train:scheduler:... in --set to choose yourself")
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def _scaled_points(scheduler: Mapping[str, Any], total_before: int, total: int) -> dict[str, Any]:
     """The scheduler's iteration counts (:data:`SCHEDULE_POINTS`) moved from a run of ``total_before`` iterations to
     one of ``total``, rounded down (never below 1; a linear decay starts before the end)."""
@@ -170,10 +167,10 @@ def _scaled_points(scheduler: Mapping[str, Any], total_before: int, total: int) 
     def moved(value: Any) -> Any:
         if isinstance(value, list):
             return [moved(v) for v in value]
-        return max(1, value * total // total_before) if _is_count(value) else value
+        return max(1, value * total // total_before) if is_count(value) else value
 
     points = {key: moved(scheduler[key]) for key in SCHEDULE_POINTS if key in scheduler}
-    if scheduler.get("type") == "LinearDecay" and _is_count(points.get("decay_start")):
+    if scheduler.get("type") == "LinearDecay" and is_count(points.get("decay_start")):
         points["decay_start"] = min(points["decay_start"], total - 1)
     return points
 

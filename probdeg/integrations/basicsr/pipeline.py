@@ -11,6 +11,7 @@ import datetime
 import logging
 import logging.handlers
 import os
+import subprocess
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -56,8 +57,6 @@ def slurm_environment(env: Mapping[str, str], first_host: Callable[[str], str]) 
 
 
 def _first_slurm_host(nodelist: str) -> str:
-    import subprocess
-
     names = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True)
     return names.stdout.split()[0]
 

@@ -23,7 +23,8 @@ import yaml
 from torch import Tensor
 
 from ...checkpoint import load_network
-from ...errors import OptionError
+from ...degrade import infer_scale
+from ...errors import OptionError, UserError
 from ...jpeg import compress_batch, is_quality_range
 from ...noise_field import stable_seed
 from ...presets import PRESETS_DIR
@@ -112,9 +113,6 @@ class GeneratorSource(DegradationSource):
     def check_checkpoint(self, where: str, scale: int) -> None:
         """Read and probe the checkpoint (when a run starts: it builds the net): an unreadable file, an SR checkpoint
         or a generator of another scale than the run's (a x2 one in a x4 run) is an :class:`OptionError`."""
-        from ...degrade import infer_scale
-        from ...errors import UserError
-
         try:
             generator = load_network(self.generator, resolve=resolve_arch)
             generator_scale = infer_scale(generator, check=True)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ...errors import OptionError
+from ...losses import ALEXNET_FILE, alexnet_weights_path
 from ...runtime import AUTOCAST_CHOICES
+from .registration import register
 from .schema import (
     DATASETS,
     LOADER_KEYS,
@@ -349,8 +351,6 @@ class OptionValidator:
                 self.fail("train:scheduler:decay_start", f"{value['decay_start']} must be below total_iter {total}")
 
     def lpips_weights(self, weights: Optional[str], where: str) -> None:
-        from ...losses import ALEXNET_FILE, alexnet_weights_path
-
         path = alexnet_weights_path(weights if weights is None else str(self.path(weights)))
         if not path.is_file():
             self.fail(where, f"LPIPS needs the AlexNet weights file {ALEXNET_FILE}, not found at {path}: copy it "
@@ -412,8 +412,6 @@ def check_registered(opt: Mapping, source: Any) -> None:
         OptionError: an unknown name, with the closest registered one.
     """
     from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
-
-    from .registration import register
 
     register()
     models, datasets = tuple(sorted(name for name, _ in MODEL_REGISTRY)), tuple(sorted(n for n, _ in DATASET_REGISTRY))
