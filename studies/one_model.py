@@ -5,9 +5,10 @@
 For each K-net run of each demo folder (MSSR, CL on the synthetic domain, the naive combination), every member alone
 and the K-net ensemble (the mean of the members' outputs, what the demo scores) super-resolve the demo's validation
 LR, and each is scored against the ground truth (PSNR on RGB, 4-pixel border, BasicSR's code) beside bicubic
-upscaling. With ``--distill N``, MSSR's ensemble is also distilled into one net: member 0, fine-tuned N iterations
-(Adam 1e-4, L1, batch 8 of 32-pixel crops, seed 0) towards the ensemble's output on the LR the run trained on (both
-generators' offline LR and the real LR), without ground truth, then scored the same way.
+upscaling. With ``--distill N``, MSSR's ensemble is also distilled into one net as ``probdeg pipeline`` does
+(:func:`probdeg.distill.distill`: member 0 fine-tuned N iterations, Adam 1e-4, L1, batch 8 of 32-pixel crops, seed 0,
+towards the ensemble's output on the LR the run trained on: both generators' offline LR and the real LR; no ground
+truth), then scored the same way.
 """
 
 from __future__ import annotations
@@ -16,47 +17,25 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from probdeg.checkpoint import load_network, save_checkpoint
-from probdeg.collab import ensemble
+from probdeg.checkpoint import load_checkpoint, load_network, save_checkpoint
 from probdeg.demo.scoring import score_models
 from probdeg.demo.stages import StageStore
 from probdeg.demo.task import DemoData
+from probdeg.distill import distill
 from probdeg.integrations.basicsr import resolve_arch
 from probdeg.io import image_to_tensor, list_images, read_image
 
 RUNS = ("mssr", "cl_synth", "naive")
 
 
-def distill(models: list[str], lr_folders: list[Path], out: Path, iterations: int, crop: int = 32,
-            batch: int = 8) -> Path:
-    """Member 0 fine-tuned towards the ensemble's output on random crops of the LR images in ``lr_folders``; returns
-    the student's checkpoint (written with member 0's options, its EMA-free weights as ``params``)."""
-    torch.manual_seed(0)
+def distilled(models: list[str], lr_folders: list[Path], out: Path, iterations: int) -> Path:
+    """MSSR's ensemble distilled into member 0 (:func:`probdeg.distill.distill`, seed 0) on the LR images of
+    ``lr_folders``; returns the student's checkpoint."""
     teachers = [load_network(m, resolve=resolve_arch) for m in models]
-    student = load_network(models[0], resolve=resolve_arch).train()
     images = [image_to_tensor(read_image(p)) for folder in lr_folders for p in list_images(folder)]
-    images = [x for x in images if min(x.shape[-2:]) >= crop]
-    optimiser = torch.optim.Adam(student.parameters(), lr=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(iterations):
-        crops = []
-        for index in torch.randint(len(images), (batch,), generator=generator).tolist():
-            x = images[index]
-            top = int(torch.randint(x.shape[-2] - crop + 1, (1,), generator=generator))
-            left = int(torch.randint(x.shape[-1] - crop + 1, (1,), generator=generator))
-            crops.append(x[:, top:top + crop, left:left + crop])
-        lr = torch.stack(crops)
-        with torch.no_grad():
-            target = ensemble(teachers, lr)
-        loss = (student(lr) - target).abs().mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+    student = distill(teachers, load_network(models[0], resolve=resolve_arch), images, iterations=iterations)
     path = out / "student.pth"
-    options = torch.load(models[0], weights_only=True)["probdeg"]["network"]
-    save_checkpoint(path, student.eval(), options)
+    save_checkpoint(path, student, load_checkpoint(models[0])["probdeg"]["network"])
     return path
 
 
@@ -77,7 +56,7 @@ def measure(out: Path, distill_iterations: int = 0) -> dict[str, dict[str, float
             row[f"member {i}"] = score_models([model], data, out / "one_model" / run / f"member{i}").mean["psnr"]
         if run == "mssr" and distill_iterations:
             folders = [out / "synthetic" / "deresnet_prob", out / "synthetic" / "han_prob", data.train_lr]
-            student = distill(models, folders, out / "one_model" / run, distill_iterations)
+            student = distilled(models, folders, out / "one_model" / run, distill_iterations)
             row["distilled"] = score_models([str(student)], data, out / "one_model" / run / "distilled").mean["psnr"]
         figures[run] = {key: value - bicubic for key, value in row.items()}
     return figures

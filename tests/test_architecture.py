@@ -16,11 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probdeg"
 # application -> above (the BasicSR glue, the command line, the demo). The core is what a user of another codebase
 # takes (wrapper, archs, losses, collab, data); the application works on folders and figures; "probdeg" itself only
 # re-exports public names.
-CORE = {"checkpoint", "checks", "collab", "defaults", "errors", "filters", "fused_noise", "injection", "io", "jpeg",
-        "losses",
-        "metrics", "metrics.degradation", "metrics.image", "presets", "progress", "registry", "runtime", "stage1",
-        "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet", "archs.discriminator",
-        "archs.probabilistic", "archs.strided_han"}
+CORE = {"checkpoint", "checks", "collab", "defaults", "distill", "errors", "filters", "fused_noise", "injection", "io",
+        "jpeg", "losses", "metrics", "metrics.degradation", "metrics.image", "presets", "progress", "registry",
+        "runtime", "stage1", "unpaired_data", "wrapper", "archs", "archs.checks", "archs.deresnet",
+        "archs.discriminator", "archs.probabilistic", "archs.strided_han"}
 APPLICATION = {"noise_field", "tiling", "folders", "degrade", "sr", "sr_models", "export", "figures", "tables",
                "sample_task", "metrics.sr_scores", "metrics.scorecard", "metrics.robustness",
                "metrics.no_reference", "metrics.lr_match"}

@@ -21,7 +21,7 @@ SHORT_LABELS = {"bicubic": "Bicubic", "bicubic_lr": "SR (bic. LR)", "single_det"
                 "mssr": "MSSR", "simusr": "SimUSR", "oracle": "Oracle"}
 
 
-def _busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:
+def busiest_window(gt: np.ndarray, side: int) -> tuple[int, int]:
     """Top-left corner of the ``side`` x ``side`` window (on a 16-pixel lattice) with the most gradient energy: where
     SR methods differ most."""
     grey = gt.mean(axis=2)
@@ -49,7 +49,7 @@ def sr_crops(out: Path, data: DemoData, scores: dict[str, dict[str, Any]]) -> st
         lr = read_image(lr_path)
         side = min(CROP_SIDE, lr.shape[0] * SCALE, lr.shape[1] * SCALE)
         side -= side % SCALE
-        top, left = _busiest_window(gt[:lr.shape[0] * SCALE, :lr.shape[1] * SCALE], side)
+        top, left = busiest_window(gt[:lr.shape[0] * SCALE, :lr.shape[1] * SCALE], side)
         top, left = top - top % SCALE, left - left % SCALE
         cells = []
         for column in columns:

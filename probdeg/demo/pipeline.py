@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..checkpoint import load_checkpoint, load_network, save_checkpoint
+from ..distill import distill
 from ..figures import mosaic
 from ..folders import distinct_images
 from ..io import image_to_tensor, list_images, read_image, tensor_to_image, write_image
-from .figures import _busiest_window
+from .figures import busiest_window
 from .plan import GENERATORS, SR_RUNS, Budget
 from .report import relative_path, write_blocks
 from .runner import DemoConfig, DemoRunner
@@ -30,12 +32,8 @@ GENERATOR_KEYS = ("deresnet_prob", "han_prob")
 
 SR_RUN = "mssr"
 
-ONE_MODEL = "member"
-"""What ``model/sr.pth`` is: MSSR's first SR net alone (its EMA weights), one file that spandrel, chaiNNer, ComfyUI and
-ONNX runtimes run at the cost of one net. Measured (docs/RESULTS.md, "One model"; the sample task, seed 0): the K = 2
-ensemble does a little better than either member at twice the cost, so it is exported too, as one ONNX graph
-(``model/sr_ensemble.onnx``); which member is better differs by run and cannot be told without ground truth, so the
-first is taken, not the better one of one seed. Distilling the ensemble into one net is not measured."""
+DISTILL_FRACTION = 5 / 12
+"""Distillation steps per MSSR iteration (1500 at the full budget's 3600, as measured)."""
 
 PREVIEW_IMAGES = 4
 PREVIEW_SIDE = 192  # SR pixels of each preview crop
@@ -85,7 +83,7 @@ def run_pipeline(out: PathLike, hr: PathLike, lr: PathLike, *, budget: Union[str
     generators = [run for run in GENERATORS if run.key in GENERATOR_KEYS]
     sr_run = next(run for run in SR_RUNS if run.key == SR_RUN)
     runner.expect("data", *(f"g_{run.key}" for run in generators), *(f"lr_{run.key}" for run in generators),
-                  f"sr_{sr_run.key}", "scorecard", "model and report")
+                  f"sr_{sr_run.key}", "scorecard", "distil", "model and report")
     runner.out.mkdir(parents=True, exist_ok=True)
     data = runner.data(user)
     synthetic = {run.key: runner.synthetic_folder(run.key) for run in generators}
@@ -98,9 +96,10 @@ def run_pipeline(out: PathLike, hr: PathLike, lr: PathLike, *, budget: Union[str
                                   seed=seed, progress=False, labels=[run.label for run in generators])
     scorecard = write_scorecard(card, runner.out / "scorecard", generators=nets)
 
-    runner.announce("model and report", "the model (exported and checked) and the report")
     ensemble = [Path(p) for p in runner.records.sr(sr_run.key).model_paths]
-    model, onnx = export_one_model(ensemble, runner.out / "model")
+    student = distilled_model(runner, ensemble, [synthetic[run.key] for run in generators] + [Path(user.lr)])
+    runner.announce("model and report", "the model (exported and checked) and the report")
+    model, onnx = export_one_model(student, ensemble, runner.out / "model")
     preview = preview_figure(model, Path(user.lr), runner.out / "model" / "preview.png")
     html, md = write_pipeline_report(runner.out, model=model, onnx=onnx, ensemble=ensemble, card=card,
                                      scorecard=scorecard, preview=preview, records=runner.records,
@@ -109,19 +108,42 @@ def run_pipeline(out: PathLike, hr: PathLike, lr: PathLike, *, budget: Union[str
     return PipelineResult(model, onnx, ensemble, html, md, scorecard, runner.records)
 
 
-def export_one_model(ensemble: list[Path], folder: Path) -> tuple[Path, Optional[Path]]:
-    """:data:`ONE_MODEL` of ``ensemble`` as ``folder/sr.pth`` (Real-ESRGAN's layout, checked by loading it back with
-    spandrel) and, when onnx is installed (``probdeg[export]``), ``folder/sr.onnx`` and the whole ensemble's mean as
-    ``folder/sr_ensemble.onnx`` (checked with onnxruntime). Returns the ``.pth`` and the member's ``.onnx``."""
+def distilled_model(runner: DemoRunner, ensemble: list[Path], lr_folders: list[Path]) -> Path:
+    """The one model: MSSR's ensemble distilled into its first member (:func:`probdeg.distill.distill` on the LR the
+    run trained on: the generators' offline LR and the real LR), under a stage record reused when nothing changed.
+    Why distilled, not a member or the ensemble: docs/RESULTS.md, "One model"."""
+    folder = runner.out / "distilled"
+    iterations = max(1, int(runner.budget.stage2_iters * DISTILL_FRACTION))
+    config = {"iterations": iterations, "seed": runner.config.seed,
+              "upstream": {key: runner.records.run_id(key) for key in runner.records if key.startswith("lr_")
+                           or key == f"sr_{SR_RUN}"}}
+
+    def make() -> None:
+        from ..integrations.basicsr import resolve_arch
+
+        teachers = [load_network(path, resolve=resolve_arch) for path in ensemble]
+        student = distill(teachers, load_network(ensemble[0], resolve=resolve_arch),
+                          [image_to_tensor(read_image(p)) for folder_ in lr_folders for p in list_images(folder_)],
+                          iterations=iterations, seed=runner.config.seed, progress=runner.config.progress)
+        save_checkpoint(folder / "sr.pth", student, load_checkpoint(ensemble[0])["probdeg"]["network"])
+
+    runner.make_folder("distil", config, f"MSSR's two nets distilled into one ({iterations} steps)", folder, make)
+    return folder / "sr.pth"
+
+
+def export_one_model(model: Path, ensemble: list[Path], folder: Path) -> tuple[Path, Optional[Path]]:
+    """``model`` as ``folder/sr.pth`` (Real-ESRGAN's layout, checked by loading it back with spandrel) and, when onnx
+    is installed (``probdeg[export]``), ``folder/sr.onnx`` and the whole ensemble's mean as
+    ``folder/sr_ensemble.onnx`` (checked with onnxruntime). Returns the ``.pth`` and the ``.onnx``."""
     from ..export import export_model
     from ..integrations.basicsr import resolve_arch
 
     folder.mkdir(parents=True, exist_ok=True)
-    model = export_model([ensemble[0]], folder / "sr.pth", resolve=resolve_arch).path
+    exported = export_model([model], folder / "sr.pth", resolve=resolve_arch).path
     if importlib.util.find_spec("onnx") is None:
-        return model, None
+        return exported, None
     export_model(ensemble, folder / "sr_ensemble.onnx", resolve=resolve_arch)
-    return model, export_model([ensemble[0]], folder / "sr.onnx", resolve=resolve_arch).path
+    return exported, export_model([model], folder / "sr.onnx", resolve=resolve_arch).path
 
 
 def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
@@ -138,7 +160,7 @@ def preview_figure(model: Path, real_lr: Path, path: Path) -> Path:
         sr = tensor_to_image(super_resolve(nets, image_to_tensor(lr), info=info))
         side = min(PREVIEW_SIDE, sr.shape[0], sr.shape[1])
         side -= side % info.scale
-        top, left = _busiest_window(sr, side)
+        top, left = busiest_window(sr, side)
         top, left = top - top % info.scale, left - left % info.scale
         s = info.scale
         crop_lr = lr[top // s:(top + side) // s, left // s:(left + side) // s].repeat(s, axis=0).repeat(s, axis=1)
@@ -158,10 +180,11 @@ def write_pipeline_report(out: Path, *, model: Path, onnx: Optional[Path], ensem
         ("h", 1, "probdeg pipeline: one SR model for your real LR images"),
         ("p", f"Your model: {model} (Real-ESRGAN's layout: probdeg sr, spandrel, chaiNNer, ComfyUI or "
               "Real-ESRGAN's inference script run it)" + (f", and {onnx} (ONNX, any image size)" if onnx else "")
-              + ". It is MSSR's first SR net, trained with its partner on the LR of two learned probabilistic "
-              "degradation generators and on your real LR images through pseudo-labels."
-              + (f" Both nets' mean, a few hundredths of a dB better on the demo's task at twice the cost: "
-                 f"{onnx.with_name('sr_ensemble.onnx')}." if onnx else "")),
+              + ". It is MSSR, distilled into one net: two SR nets trained collaboratively on the LR of two learned "
+              "probabilistic degradation generators and on your real LR images through pseudo-labels, then the "
+              "first fine-tuned towards both nets' mean on that LR (no ground truth needed)."
+              + (f" Both nets' mean itself, a little better at twice the cost: {onnx.with_name('sr_ensemble.onnx')}."
+                 if onnx else "")),
         ("ul", [f"Data: your clean HR images {config.hr} and real LR images {config.lr} (unpaired).",
                 f"Budget: {budget.name}, {budget.stage1_iters} iterations per generator, {budget.stage2_iters} for "
                 f"MSSR; seed {config.seed}.",

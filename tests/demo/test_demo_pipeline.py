@@ -40,7 +40,7 @@ def test_a_users_folders_become_one_exported_model(tmp_path, capsys):
     args = ["pipeline", "--hr", str(hr), "--lr", str(lr), "--out", str(out), "--iters", "2,2", "--no-progress"]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"^\[8/8\] ", printed, flags=re.M) and f"model {out / 'model' / 'sr.pth'}" in printed
+    assert re.search(r"^\[9/9\] ", printed, flags=re.M) and f"model {out / 'model' / 'sr.pth'}" in printed
     model, onnx = out / "model" / "sr.pth", out / "model" / "sr.onnx"
 
     # probdeg sr on one real LR image, then the same image through spandrel and through onnxruntime.
