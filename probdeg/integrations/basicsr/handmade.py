@@ -14,7 +14,7 @@ from them) from its ``seed`` for the call and restores them afterwards, so its L
 the seed. :meth:`~RealESRGANDegradation.degrade_seeded` (``probdeg degrade``, ``score-generator``) runs each image
 alone with its own seed: an output depends on (seed, image, sample index) only, and the per-batch draws are per image.
 
-Device: tensors follow the input's (DiffJPEG and USMSharp move with the module); no ``.cuda()`` anywhere.
+Device: tensors follow the input's (DiffJPEG and USMSharp move with the module); no device is hard-coded.
 
 Two departures, where the original fails: JPEG qualities above 99 are compressed at 99 (DiffJPEG divides by zero
 at 100); and BasicSR's ``filter2D`` pads by reflection and raises on an image no larger than half the kernel (the

@@ -13,6 +13,7 @@ An entry is one source or a list of sources mixed per sample (the naive combinat
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def exactly_true(value: Any) -> Optional[str]:
 
 
 @dataclass(frozen=True)
-class DegradationSource(Section):
+class DegradationSource(Section, abc.ABC):
     """Base of the kinds. ``KEY``: the key that names the kind; ``FORM``: how it is written, for messages;
     ``REFUSED``: keys of other kinds that mean something else here, with what to do instead."""
 
@@ -91,9 +92,9 @@ class DegradationSource(Section):
         return {f.name: value for f in dataclasses.fields(self)
                 if (value := getattr(self, f.name)) != f.default or f.name == self.KEY}
 
+    @abc.abstractmethod
     def build(self, context: SourceBuild) -> Synthesise:
         """What the model calls each iteration for this source's LR."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
