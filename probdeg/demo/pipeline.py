@@ -1,9 +1,10 @@
 """``probdeg pipeline``: the whole method on the user's own folders, to one SR model and a short report.
 
 Stage 1 trains the two probabilistic generators on the user's clean HR and real LR (unpaired), the scorecard says how
-realistic each one's LR is against the real LR (no ground truth needed), stage 2 trains MSSR's K = 2 SR nets, and
-the result is one checkpoint, ``model/sr.pth``, with pictures of what it does on the user's real LR. Every stage is
-the demo's (the same tiny presets, budgets, records): a rerun reuses what is finished and resumes what was cut off.
+realistic each one's LR is against the real LR (no ground truth needed), stage 2 trains MSSR's K = 2 SR nets, which
+are distilled into one (:mod:`probdeg.distill`), and the result is one checkpoint, ``model/sr.pth`` (and its ONNX
+twin), with pictures of what it does on the user's real LR. Every stage is the demo's (the same tiny presets,
+budgets, records): a rerun reuses what is finished and resumes what was cut off.
 """
 
 from __future__ import annotations
