@@ -71,6 +71,9 @@ def _ddp_worker(rank: int, world: int, port: int, queue) -> None:
     ddp(x, seed=rank).square().mean().backward()
     opt.step()
     queue.put((rank, [layer.weight.detach().flatten().tolist() for layer in G.injections]))  # plain lists: no shm
+    queue.close()
+    queue.join_thread()  # the result is sent before the process group goes
+    dist.barrier()  # neither rank tears gloo down while the other still uses it (an abort at exit, now and then)
     dist.destroy_process_group()
 
 
