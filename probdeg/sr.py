@@ -434,7 +434,10 @@ def sr_folder(
                 job.fail(item.path, f"{model_names} gave {problem} (overflowing weights?); nothing written for it")
                 job.advance()
                 continue
-            write_image_array(target, pixels)  # outside the tile hint: running out of memory here is not the tiles'
+            with memory_hint(f"writing {str(target)!r} ({pixels.shape[1]}x{pixels.shape[0]} pixels)", tile,
+                             advice="the encoder ran out of the memory left: free some, or write a smaller image "
+                                    "(--outscale below the nets' scale); tiles do not help here"):
+                write_image_array(target, pixels)
             for what in lost:
                 dropped.setdefault(what, []).append(str(item.path))
             job.wrote(1)

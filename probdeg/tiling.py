@@ -173,12 +173,13 @@ def is_out_of_memory(err: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def memory_hint(what: str, tile: Optional[int]) -> Iterator[None]:
-    """Turn running out of memory on ``what`` into one line that suggests tiles (smaller ones when already tiled)."""
+def memory_hint(what: str, tile: Optional[int], *, advice: Optional[str] = None) -> Iterator[None]:
+    """Turn running out of memory on ``what`` into one line: ``advice``, by default tiles (smaller ones when already
+    tiled), which help the nets' forward but not, say, the image writer."""
     try:
         yield
     except (MemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
             raise
-        advice = f"try a smaller --tile than {tile}" if tile else "process it in tiles with --tile (e.g. --tile 256)"
-        raise UserError(f"out of memory on {what}: {advice}") from None
+        tiles = f"try a smaller --tile than {tile}" if tile else "process it in tiles with --tile (e.g. --tile 256)"
+        raise UserError(f"out of memory on {what}: {advice or tiles}") from None

@@ -99,6 +99,20 @@ def test_out_of_memory_on_an_image_is_one_line_that_suggests_tiles(files, tmp_pa
     assert "out of memory on" in line and "a.png" in line and "try a smaller --tile than 8" in line
 
 
+def test_out_of_memory_in_the_image_writer_is_one_line_that_does_not_blame_the_tiles(files, tmp_path, monkeypatch,
+                                                                                      capsys):
+    import probdeg.sr as sr
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError(OOM)
+
+    monkeypatch.setattr(sr, "write_image_array", out_of_memory)
+    assert main(folder_args("sr", files["SR"], files["lr"], tmp_path / "sr", "--tile", "8")) == 2
+    line = one_error_line(capsys.readouterr().err, "sr")
+    assert "out of memory on writing" in line and "a.png" in line and "tiles do not help here" in line
+    assert "smaller --tile" not in line
+
+
 def test_the_tile_callback_shows_tile_k_of_n(files, tmp_path):
     from tqdm import tqdm
 
